@@ -1,0 +1,136 @@
+//! The command line: no subcommand serves MCP on stdio; `exec` runs one command through the
+//! same engine for local debugging.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::jobs::Waited;
+use crate::secret::Secret;
+use crate::session::{ExecRequest, SessionManager};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mcp-ssh-session",
+    version,
+    about = "MCP server with persistent SSH sessions through your own OpenSSH",
+    long_about = "Without a subcommand, serves the Model Context Protocol on stdin/stdout (logs go to stderr; set RUST_LOG=debug for more).\n\nEnvironment: MCP_SSH_CONFIG (ssh config file, like --ssh-config), MCP_SSH_BIN (ssh binary), MCP_SSH_MAX_SHELLS, MCP_SSH_OUTPUT_LIMIT, MCP_SSH_CONNECT_TIMEOUT, MCP_SSH_HISTORY."
+)]
+pub struct Cli {
+    /// ssh config file passed as -F to every ssh we run (default: MCP_SSH_CONFIG, else ssh's own).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub ssh_config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run COMMAND on HOST through the session engine, print its output, exit with its exit code.
+    Exec {
+        /// Host, IP or ~/.ssh/config alias.
+        host: String,
+        /// Login user.
+        #[arg(short = 'l', long)]
+        user: Option<String>,
+        /// Port.
+        #[arg(short, long)]
+        port: Option<u16>,
+        /// Private key file.
+        #[arg(short = 'i', long)]
+        identity: Option<String>,
+        /// Seconds to wait for the command.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+        /// Name of an environment variable holding the login password (never the password itself).
+        #[arg(long, value_name = "VAR")]
+        password_env: Option<String>,
+        /// Name of an environment variable holding the sudo password.
+        #[arg(long, value_name = "VAR")]
+        sudo_password_env: Option<String>,
+        /// The command (after `--`); several words are joined with spaces.
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+}
+
+/// Reads a secret from the named variable and removes it, so no child inherits it.
+pub fn take_secret_env(var: Option<&str>) -> Option<Secret> {
+    let var = var?;
+    let value = std::env::var(var).ok()?;
+    // SAFETY: called from main before the async runtime starts any thread.
+    unsafe { std::env::remove_var(var) };
+    Secret::new(value)
+}
+
+/// `exec`: one command, output to stdout, the remote exit code as ours.
+pub async fn exec(config: Config, req: ExecRequest) -> ExitCode {
+    let engine = match SessionManager::new(config) {
+        Ok(e) => Arc::new(e),
+        Err(e) => {
+            eprintln!("mcp-ssh-session: {e}");
+            return ExitCode::from(255);
+        }
+    };
+    let cancel = CancellationToken::new();
+    let c2 = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            c2.cancel();
+        }
+    });
+    let code = match engine.execute(&req, &cancel).await {
+        Ok((job, waited)) => {
+            if waited == Waited::Cancelled {
+                let _ = job
+                    .wait(
+                        tokio::time::Instant::now() + Duration::from_secs(2),
+                        &CancellationToken::new(),
+                    )
+                    .await;
+            }
+            let snap = job.snapshot(usize::MAX / 4);
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(snap.output.as_bytes());
+            let _ = out.flush();
+            for n in &snap.notes {
+                eprintln!("note: {n}");
+            }
+            if let Some(e) = &snap.error {
+                eprintln!("error: {e}");
+            }
+            match (snap.status.is_active(), snap.exit_code) {
+                (true, _) => {
+                    if let Some(a) = &snap.awaiting_input {
+                        eprintln!(
+                            "mcp-ssh-session: the command is waiting for input ({}): {:?}",
+                            a.kind, a.prompt
+                        );
+                    } else {
+                        eprintln!(
+                            "mcp-ssh-session: still running after {}s; giving up",
+                            req.timeout.as_secs()
+                        );
+                    }
+                    engine.interrupt(&job.id);
+                    124
+                }
+                (false, Some(c)) => c.clamp(0, 255),
+                (false, None) => 255,
+            }
+        }
+        Err(e) => {
+            eprintln!("mcp-ssh-session: {e}");
+            255
+        }
+    };
+    engine.close_all().await;
+    ExitCode::from(code as u8)
+}

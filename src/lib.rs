@@ -1,0 +1,23 @@
+//! mcp-ssh-session: persistent, stateful SSH sessions for AI agents, through the user's own OpenSSH.
+//!
+//! Layers, bottom up:
+//! - [`ssh`]: argv building and validation, `ssh -G` resolution, the ControlMaster per destination.
+//! - [`pty`]: a child process in a pseudo-terminal, its output as a stream of byte chunks.
+//! - [`term`]: the escape-sequence stripper (vte) that turns PTY bytes into clean text and markers.
+//! - [`expect`]: the expect-style matcher and the prompt patterns (password, sudo, host key, pager, shell).
+//! - [`session`]: a persistent shell driven by the per-session marker protocol; destinations and the manager.
+//! - [`jobs`]: command records, their bounded output and the history.
+//! - [`mcp`]: the MCP tools over stdio.
+//! - [`cli`]: the command-line front end.
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod expect;
+pub mod jobs;
+pub mod mcp;
+pub mod pty;
+pub mod secret;
+pub mod session;
+pub mod ssh;
+pub mod term;

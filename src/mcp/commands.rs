@@ -1,0 +1,620 @@
+//! Command tools: execute_command (and its async form), status, output paging, interrupt,
+//! input, running list and history.
+
+use std::time::Duration;
+
+use rmcp::handler::server::common::schema_for_output;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{CallToolResult, ProgressNotificationParam, RequestMetaObject};
+use rmcp::{Peer, RoleServer, tool, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::error::Error;
+use crate::jobs::{Job, JobSnapshot, JobStatus, Waited};
+use crate::mcp::params::{opt_port, opt_string, opt_u64};
+use crate::mcp::{SshServer, result, text, tool_error};
+use crate::secret::Secret;
+use crate::session::ExecRequest;
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ExecuteCommandParams {
+    /// Host name, IP, or an alias from ~/.ssh/config.
+    pub host: String,
+    /// Shell command; runs in the host's persistent shell (cd/export persist).
+    pub command: String,
+    /// Login user (default: from ssh config, else the local user).
+    #[serde(default, deserialize_with = "opt_string")]
+    pub username: Option<String>,
+    /// Login password, typed at ssh's prompt (prefer keys/agent).
+    #[serde(default, deserialize_with = "opt_string")]
+    pub password: Option<String>,
+    /// Private key file.
+    #[serde(default, deserialize_with = "opt_string")]
+    pub key_filename: Option<String>,
+    /// SSH port (default: from ssh config, else 22).
+    #[serde(default, deserialize_with = "opt_port")]
+    pub port: Option<u16>,
+    /// Enable password for network devices (not yet supported).
+    #[serde(default, deserialize_with = "opt_string")]
+    pub enable_password: Option<String>,
+    /// Command that enters privileged mode on network devices.
+    #[serde(default = "default_enable_command")]
+    pub enable_command: String,
+    /// Typed once when sudo asks for a password.
+    #[serde(default, deserialize_with = "opt_string")]
+    pub sudo_password: Option<String>,
+    /// Seconds to wait; then the command keeps running and a command_id is returned.
+    #[serde(default, deserialize_with = "opt_u64")]
+    #[schemars(default = "default_timeout_30")]
+    pub timeout: Option<u64>,
+}
+
+fn default_enable_command() -> String {
+    "enable".into()
+}
+fn default_timeout_30() -> Option<u64> {
+    Some(30)
+}
+fn default_timeout_300() -> Option<u64> {
+    Some(300)
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ExecuteAsyncParams {
+    /// Host name, IP, or an alias from ~/.ssh/config.
+    pub host: String,
+    /// Shell command to start in the background.
+    pub command: String,
+    /// Login user.
+    #[serde(default, deserialize_with = "opt_string")]
+    pub username: Option<String>,
+    /// Login password.
+    #[serde(default, deserialize_with = "opt_string")]
+    pub password: Option<String>,
+    /// Private key file.
+    #[serde(default, deserialize_with = "opt_string")]
+    pub key_filename: Option<String>,
+    /// SSH port.
+    #[serde(default, deserialize_with = "opt_port")]
+    pub port: Option<u16>,
+    /// Seconds after which the command is interrupted (Ctrl-C).
+    #[serde(default, deserialize_with = "opt_u64")]
+    #[schemars(default = "default_timeout_300")]
+    pub timeout: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct CommandIdParams {
+    /// Id returned by execute_command / execute_command_async.
+    pub command_id: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct OutputParams {
+    /// Command id.
+    pub command_id: String,
+    /// Byte offset to start at.
+    #[serde(default, deserialize_with = "opt_u64")]
+    pub offset: Option<u64>,
+    /// Bytes to read (default 50000).
+    #[serde(default, deserialize_with = "opt_u64")]
+    pub length: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct SendInputParams {
+    /// Command id.
+    pub command_id: String,
+    /// Text to type; `\n` (literal backslash-n too) is Enter.
+    pub input_text: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct HistoryParams {
+    /// Most recent entries to list.
+    #[serde(default, deserialize_with = "opt_u64")]
+    #[schemars(default = "default_history")]
+    pub limit: Option<u64>,
+}
+fn default_history() -> Option<u64> {
+    Some(50)
+}
+
+/// A command list.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CommandList {
+    pub commands: Vec<CommandEntry>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CommandEntry {
+    pub command_id: String,
+    pub session: String,
+    pub command: String,
+    pub status: JobStatus,
+    pub exit_code: Option<i32>,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    pub duration_ms: u64,
+}
+
+/// A slice of a command's output.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct OutputChunk {
+    pub command_id: String,
+    pub status: JobStatus,
+    pub offset: u64,
+    pub length: u64,
+    pub total_bytes: u64,
+    /// Offset to pass next time; equals total_bytes at the end.
+    pub next_offset: u64,
+    /// False when part of the range is beyond the spool limit and was not kept.
+    pub complete: bool,
+    pub output: String,
+}
+
+/// What send_input did.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct InputResult {
+    pub command_id: String,
+    pub status: JobStatus,
+    pub exit_code: Option<i32>,
+    /// Output produced after the input, up to the point the call returned.
+    pub new_output: String,
+}
+
+const OUTPUT_PAGE: u64 = 50_000;
+
+impl SshServer {
+    fn snapshot(&self, job: &Job) -> JobSnapshot {
+        job.snapshot(self.engine.config().output_limit)
+    }
+
+    fn job(&self, id: &str) -> Result<std::sync::Arc<Job>, CallToolResult> {
+        if id.trim().is_empty() {
+            return Err(tool_error(&Error::invalid("command_id", "it is empty")));
+        }
+        self.engine
+            .jobs
+            .get(id)
+            .ok_or_else(|| tool_error(&Error::UnknownCommand(id.to_string())))
+    }
+
+    /// Sends progress notifications with the newest output line until `job` leaves Running.
+    fn spawn_progress(
+        &self,
+        job: std::sync::Arc<Job>,
+        meta: &RequestMetaObject,
+        peer: Peer<RoleServer>,
+        stop: CancellationToken,
+    ) {
+        let Some(token) = meta.get_progress_token() else {
+            return;
+        };
+        tokio::spawn(async move {
+            let mut rx = job.subscribe();
+            let mut step = 0u32;
+            let mut last_sent = tokio::time::Instant::now();
+            loop {
+                tokio::select! {
+                    r = rx.changed() => if r.is_err() { return },
+                    _ = stop.cancelled() => return,
+                }
+                if !job.status().is_active() {
+                    return;
+                }
+                // At most two notifications a second: enough to show life, cheap for the client.
+                let next = last_sent + Duration::from_millis(500);
+                tokio::select! {
+                    _ = tokio::time::sleep_until(next) => {}
+                    _ = stop.cancelled() => return,
+                }
+                rx.borrow_and_update();
+                let line = job.with_state(|s| {
+                    let p = s.partial.trim();
+                    if !p.is_empty() {
+                        p.to_string()
+                    } else {
+                        s.output
+                            .tail_text(400)
+                            .trim_end()
+                            .rsplit('\n')
+                            .next()
+                            .unwrap_or("")
+                            .to_string()
+                    }
+                });
+                step += 1;
+                last_sent = tokio::time::Instant::now();
+                let msg: String = line.chars().take(200).collect();
+                let _ = peer
+                    .notify_progress(
+                        ProgressNotificationParam::new(token.clone(), step as f64)
+                            .with_message(msg),
+                    )
+                    .await;
+            }
+        });
+    }
+}
+
+#[tool_router(router = command_tools, vis = "pub(crate)")]
+impl SshServer {
+    /// Run a shell command on a host in its persistent session and return the exit code and output. On timeout the command keeps running; follow it by command_id.
+    #[tool(
+        title = "Run a command over SSH",
+        output_schema = schema_for_output::<JobSnapshot>(),
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
+    )]
+    async fn execute_command(
+        &self,
+        Parameters(p): Parameters<ExecuteCommandParams>,
+        meta: RequestMetaObject,
+        peer: Peer<RoleServer>,
+        ct: CancellationToken,
+    ) -> CallToolResult {
+        if p.enable_password.is_some() {
+            tracing::debug!(
+                "enable_password given; network-device enable mode is not implemented yet"
+            );
+        }
+        let _ = &p.enable_command;
+        let timeout = p.timeout.unwrap_or(30);
+        let req = ExecRequest {
+            host: p.host,
+            command: p.command,
+            username: p.username,
+            password: p.password.and_then(Secret::new),
+            key_filename: p.key_filename,
+            port: p.port,
+            sudo_password: p.sudo_password.and_then(Secret::new),
+            timeout: Duration::from_secs(timeout),
+        };
+        let job = match self.engine.start(&req, &ct).await {
+            Ok(j) => j,
+            Err(e) => return tool_error(&e),
+        };
+        let stop = CancellationToken::new();
+        self.spawn_progress(job.clone(), &meta, peer, stop.clone());
+        let waited = job
+            .wait(tokio::time::Instant::now() + req.timeout, &ct)
+            .await;
+        stop.cancel();
+        if waited == Waited::Cancelled {
+            self.engine.interrupt(&job.id);
+        }
+        let snap = self.snapshot(&job);
+        result(text::command(&snap, Some(waited), Some(timeout)), &snap)
+    }
+
+    /// Start a command in the background and return its command_id at once.
+    #[tool(
+        title = "Start a background command",
+        output_schema = schema_for_output::<JobSnapshot>(),
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
+    )]
+    async fn execute_command_async(
+        &self,
+        Parameters(p): Parameters<ExecuteAsyncParams>,
+        ct: CancellationToken,
+    ) -> CallToolResult {
+        let timeout = p.timeout.unwrap_or(300);
+        let req = ExecRequest {
+            host: p.host,
+            command: p.command,
+            username: p.username,
+            password: p.password.and_then(Secret::new),
+            key_filename: p.key_filename,
+            port: p.port,
+            sudo_password: None,
+            timeout: Duration::from_secs(timeout),
+        };
+        let job = match self.engine.start(&req, &ct).await {
+            Ok(j) => j,
+            Err(e) => return tool_error(&e),
+        };
+        // The async form's timeout is a limit on the command's life.
+        let engine = self.engine.clone();
+        let j = job.clone();
+        tokio::spawn(async move {
+            let w = j
+                .wait(
+                    tokio::time::Instant::now() + Duration::from_secs(timeout),
+                    &CancellationToken::new(),
+                )
+                .await;
+            if w == Waited::TimedOut {
+                j.update(|s| {
+                    s.notes
+                        .push(format!("interrupted after the {timeout}s timeout"))
+                });
+                engine.interrupt(&j.id);
+            }
+        });
+        let snap = self.snapshot(&job);
+        let text = format!(
+            "Command started with ID: {id}\nUse get_command_status('{id}') to check progress.\n",
+            id = snap.command_id
+        );
+        result(text, &snap)
+    }
+
+    /// Status, exit code and output so far of a command.
+    #[tool(
+        title = "Command status",
+        output_schema = schema_for_output::<JobSnapshot>(),
+        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn get_command_status(
+        &self,
+        Parameters(p): Parameters<CommandIdParams>,
+    ) -> CallToolResult {
+        let job = match self.job(&p.command_id) {
+            Ok(j) => j,
+            Err(e) => return e,
+        };
+        let snap = self.snapshot(&job);
+        let mut t = format!(
+            "Command ID: {}\nSession: {}\nCommand: {}\nStatus: {}\nStarted: {}\n",
+            snap.command_id,
+            snap.session,
+            snap.command,
+            snap.status.as_str(),
+            snap.started_at
+        );
+        if let Some(e) = &snap.ended_at {
+            t.push_str(&format!("Ended: {e}\n"));
+        }
+        t.push_str(&text::command(&snap, None, None));
+        result(t, &snap)
+    }
+
+    /// Read any part of a command's full output by byte offset (for output cut in results).
+    #[tool(
+        title = "Read command output",
+        output_schema = schema_for_output::<OutputChunk>(),
+        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn get_command_output(&self, Parameters(p): Parameters<OutputParams>) -> CallToolResult {
+        let job = match self.job(&p.command_id) {
+            Ok(j) => j,
+            Err(e) => return e,
+        };
+        let slice = job.read_output(
+            p.offset.unwrap_or(0),
+            p.length.unwrap_or(OUTPUT_PAGE).min(1 << 20) as usize,
+        );
+        let chunk = OutputChunk {
+            command_id: job.id.clone(),
+            status: job.status(),
+            offset: slice.offset,
+            length: slice.text.len() as u64,
+            total_bytes: slice.total,
+            next_offset: slice.offset + slice.text.len() as u64,
+            complete: slice.complete,
+            output: slice.text,
+        };
+        let t = format!(
+            "Bytes {}-{} of {}{}:\n{}",
+            chunk.offset,
+            chunk.next_offset,
+            chunk.total_bytes,
+            if chunk.complete {
+                ""
+            } else {
+                " (part of this range was beyond the spool limit and is lost)"
+            },
+            chunk.output
+        );
+        result(t, &chunk)
+    }
+
+    /// Send Ctrl-C to a running command; the shell stays usable.
+    #[tool(
+        title = "Interrupt a command",
+        output_schema = schema_for_output::<JobSnapshot>(),
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
+    )]
+    async fn interrupt_command_by_id(
+        &self,
+        Parameters(p): Parameters<CommandIdParams>,
+    ) -> CallToolResult {
+        let job = match self.job(&p.command_id) {
+            Ok(j) => j,
+            Err(e) => return e,
+        };
+        if !job.status().is_active() {
+            let snap = self.snapshot(&job);
+            return CallToolResult::error(vec![rmcp::model::ContentBlock::text(format!(
+                "Error: command {} is not running (status: {}); nothing to interrupt",
+                job.id,
+                snap.status.as_str()
+            ))]);
+        }
+        self.engine.interrupt(&job.id);
+        let _ = job
+            .wait(
+                tokio::time::Instant::now() + Duration::from_secs(3),
+                &CancellationToken::new(),
+            )
+            .await;
+        let snap = self.snapshot(&job);
+        let head = if snap.status.is_active() {
+            format!(
+                "Sent Ctrl-C to command {}; it is still {} (it may ignore SIGINT).\n",
+                job.id,
+                snap.status.as_str()
+            )
+        } else {
+            format!(
+                "Sent interrupt signal to command {}; it is now {}.\n",
+                job.id,
+                snap.status.as_str()
+            )
+        };
+        result(format!("{head}{}", text::command(&snap, None, None)), &snap)
+    }
+
+    /// Type text into a running command (answers a prompt) and return the new output.
+    #[tool(
+        title = "Send input to a command",
+        output_schema = schema_for_output::<InputResult>(),
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
+    )]
+    async fn send_input(&self, Parameters(p): Parameters<SendInputParams>) -> CallToolResult {
+        let job = match self.job(&p.command_id) {
+            Ok(j) => j,
+            Err(e) => return e,
+        };
+        if p.input_text.is_empty() {
+            return tool_error(&Error::invalid(
+                "input_text",
+                "it is empty; send \\n for Enter",
+            ));
+        }
+        let status = job.status();
+        let Some(shell) = self.engine.shell_of(&job.id).filter(|_| status.is_active()) else {
+            return CallToolResult::error(vec![rmcp::model::ContentBlock::text(format!(
+                "Error: command {} is not active (status: {}); start a new command instead",
+                job.id,
+                status.as_str()
+            ))]);
+        };
+        let before = job.with_state(|s| s.output.total_bytes());
+        let input = p.input_text.replace("\\n", "\n").replace("\\r", "\r");
+        shell.send_input(input.into_bytes());
+        // Wait for the answer to show: completion, a new prompt, or a quiet moment.
+        let mut rx = job.subscribe();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let quiet = tokio::time::sleep(Duration::from_millis(300));
+            tokio::select! {
+                r = rx.changed() => { if r.is_err() { break } }
+                _ = quiet => break,
+                _ = tokio::time::sleep_until(deadline) => break,
+            }
+            if !job.status().is_active() || job.status() == JobStatus::AwaitingInput {
+                break;
+            }
+        }
+        let snap = self.snapshot(&job);
+        let new_output =
+            job.read_output(before, 1 << 20).text + &job.with_state(|s| s.partial.clone());
+        let r = InputResult {
+            command_id: job.id.clone(),
+            status: snap.status,
+            exit_code: snap.exit_code,
+            new_output,
+        };
+        let t = format!(
+            "Input sent successfully\nStatus: {}{}\n\nOutput:\n{}",
+            r.status.as_str(),
+            r.exit_code
+                .map(|c| format!(" (exit code {c})"))
+                .unwrap_or_default(),
+            if r.new_output.is_empty() {
+                "No immediate output received"
+            } else {
+                &r.new_output
+            }
+        );
+        result(t, &r)
+    }
+
+    /// Commands that are running or waiting for input.
+    #[tool(
+        title = "Running commands",
+        output_schema = schema_for_output::<CommandList>(),
+        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn list_running_commands(&self) -> CallToolResult {
+        let list = CommandList {
+            commands: self
+                .engine
+                .jobs
+                .all()
+                .iter()
+                .filter(|j| j.status().is_active())
+                .map(|j| entry(j))
+                .collect(),
+        };
+        let t = if list.commands.is_empty() {
+            "No running commands".to_string()
+        } else {
+            format!("Running Commands:\n{}", list_text(&list))
+        };
+        result(t, &list)
+    }
+
+    /// Recent finished commands, newest first (passwords are never recorded).
+    #[tool(
+        title = "Command history",
+        output_schema = schema_for_output::<CommandList>(),
+        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn list_command_history(
+        &self,
+        Parameters(p): Parameters<HistoryParams>,
+    ) -> CallToolResult {
+        let limit = p.limit.unwrap_or(50) as usize;
+        let mut done: Vec<_> = self
+            .engine
+            .jobs
+            .all()
+            .into_iter()
+            .filter(|j| !j.status().is_active())
+            .collect();
+        done.reverse();
+        done.truncate(limit);
+        let list = CommandList {
+            commands: done.iter().map(|j| entry(j)).collect(),
+        };
+        let t = if list.commands.is_empty() {
+            "No command history".to_string()
+        } else {
+            format!(
+                "Command History (last {}):\n{}",
+                list.commands.len(),
+                list_text(&list)
+            )
+        };
+        result(t, &list)
+    }
+}
+
+fn entry(j: &Job) -> CommandEntry {
+    let s = j.snapshot(0);
+    CommandEntry {
+        command_id: s.command_id,
+        session: s.session,
+        command: s.command,
+        status: s.status,
+        exit_code: s.exit_code,
+        started_at: s.started_at,
+        ended_at: s.ended_at,
+        duration_ms: s.duration_ms,
+    }
+}
+
+fn list_text(l: &CommandList) -> String {
+    let mut t = String::new();
+    for c in &l.commands {
+        t.push_str(&format!(
+            "\n- ID: {}\n  Session: {}\n  Command: {}\n  Status: {}\n",
+            c.command_id,
+            c.session,
+            c.command,
+            c.status.as_str()
+        ));
+        if let Some(code) = c.exit_code {
+            t.push_str(&format!("  Exit Code: {code}\n"));
+        }
+        t.push_str(&format!("  Started: {}\n", c.started_at));
+        if let Some(e) = &c.ended_at {
+            t.push_str(&format!("  Ended: {e}\n"));
+        }
+    }
+    t
+}

@@ -1,0 +1,193 @@
+//! Session tools: list, close one, close all, and raw input to a session's shell.
+
+use std::time::Duration;
+
+use rmcp::handler::server::common::schema_for_output;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::CallToolResult;
+use rmcp::{tool, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::mcp::params::{opt_port, opt_string};
+use crate::mcp::{SshServer, result, tool_error};
+use crate::session::SessionInfo;
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct SessionParams {
+    /// Host as used in execute_command.
+    pub host: String,
+    /// Only the session of this user.
+    #[serde(default, deserialize_with = "opt_string")]
+    pub username: Option<String>,
+    /// Only the session on this port.
+    #[serde(default, deserialize_with = "opt_port")]
+    pub port: Option<u16>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct SessionInputParams {
+    /// Host as used in execute_command.
+    pub host: String,
+    /// Raw text for the session's main shell (no escape conversion).
+    pub input_text: String,
+    /// User of the session.
+    #[serde(default, deserialize_with = "opt_string")]
+    pub username: Option<String>,
+    /// Port of the session.
+    #[serde(default, deserialize_with = "opt_port")]
+    pub port: Option<u16>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SessionList {
+    pub sessions: Vec<SessionInfo>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Closed {
+    /// `user@host:port` of each closed session.
+    pub closed: Vec<String>,
+}
+
+#[tool_router(router = session_tools, vis = "pub(crate)")]
+impl SshServer {
+    /// List open SSH sessions with their shells, working directories and running commands.
+    #[tool(
+        title = "List sessions",
+        output_schema = schema_for_output::<SessionList>(),
+        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn list_sessions(&self) -> CallToolResult {
+        let list = SessionList {
+            sessions: self.engine.sessions(),
+        };
+        let t = if list.sessions.is_empty() {
+            "No active SSH sessions".to_string()
+        } else {
+            let mut t = "Active SSH Sessions:\n".to_string();
+            for s in &list.sessions {
+                t.push_str(&format!("- {}", s.session));
+                if !s.connected {
+                    t.push_str(" (disconnected; reconnects on next use)");
+                }
+                t.push('\n');
+                for sh in &s.shells {
+                    t.push_str(&format!(
+                        "    shell #{}: {}{}{}\n",
+                        sh.index,
+                        if sh.busy { "busy" } else { "idle" },
+                        sh.cwd
+                            .as_deref()
+                            .map(|c| format!(", cwd {c}"))
+                            .unwrap_or_default(),
+                        sh.current_command_id
+                            .as_deref()
+                            .map(|c| format!(", running {c}"))
+                            .unwrap_or_default()
+                    ));
+                }
+            }
+            t
+        };
+        result(t, &list)
+    }
+
+    /// Close the session(s) to a host: shells and the ssh connection.
+    #[tool(
+        title = "Close a session",
+        output_schema = schema_for_output::<Closed>(),
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn close_session(&self, Parameters(p): Parameters<SessionParams>) -> CallToolResult {
+        match self
+            .engine
+            .close(&p.host, p.username.as_deref(), p.port)
+            .await
+        {
+            Ok(labels) => {
+                let t = if labels.is_empty() {
+                    format!("No open session matches {}", p.host)
+                } else {
+                    labels
+                        .iter()
+                        .map(|l| format!("Closed session: {l}"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                };
+                result(t, &Closed { closed: labels })
+            }
+            Err(e) => tool_error(&e),
+        }
+    }
+
+    /// Close every SSH session and connection.
+    #[tool(
+        title = "Close all sessions",
+        output_schema = schema_for_output::<Closed>(),
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn close_all_sessions(&self) -> CallToolResult {
+        let labels: Vec<String> = self
+            .engine
+            .sessions()
+            .into_iter()
+            .map(|s| s.session)
+            .collect();
+        self.engine.close_all().await;
+        result("All SSH sessions closed".into(), &Closed { closed: labels })
+    }
+
+    /// Write raw text to a session's main shell terminal (to un-wedge it) and return what it printed.
+    #[tool(
+        title = "Send input to a session",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = false,
+            open_world_hint = true
+        )
+    )]
+    async fn send_input_by_session(
+        &self,
+        Parameters(p): Parameters<SessionInputParams>,
+    ) -> CallToolResult {
+        if p.input_text.is_empty() {
+            return tool_error(&Error::invalid("input_text", "it is empty"));
+        }
+        let Some(shell) = self
+            .engine
+            .main_shell(&p.host, p.username.as_deref(), p.port)
+        else {
+            return tool_error(&Error::invalid(
+                "host",
+                format!("no active shell for {}; run execute_command first", p.host),
+            ));
+        };
+        let job = shell
+            .info()
+            .current_job
+            .and_then(|id| self.engine.jobs.get(&id));
+        let before = job
+            .as_ref()
+            .map(|j| j.with_state(|s| s.output.total_bytes()));
+        shell.send_input(p.input_text.into_bytes());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let out = match (job, before) {
+            (Some(j), Some(b)) => {
+                j.read_output(b, 1 << 20).text + &j.with_state(|s| s.partial.clone())
+            }
+            _ => String::new(),
+        };
+        let t = format!(
+            "Input sent successfully\n\nOutput:\n{}",
+            if out.is_empty() {
+                "No immediate output received"
+            } else {
+                &out
+            }
+        );
+        CallToolResult::success(vec![rmcp::model::ContentBlock::text(t)])
+    }
+}

@@ -1,0 +1,256 @@
+//! A destination (host, user, port as the caller named them): its resolved configuration,
+//! its ControlMaster and its shells. The first shell is the main one, whose state (cwd,
+//! variables) persists between calls; when it is busy, commands run in parallel shells
+//! through the same master, up to a limit.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+use crate::session::shell::{ShellHandle, ShellSpawn};
+use crate::ssh::master::MasterStart;
+use crate::ssh::{Master, Resolved, RuntimeDir, SshProgram, Target, resolve};
+
+/// Identifies a session: what the caller asked for, before ssh's configuration fills in defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SessionKey {
+    pub host: String,
+    pub user: Option<String>,
+    pub port: Option<u16>,
+}
+
+impl SessionKey {
+    pub fn of(t: &Target) -> Self {
+        SessionKey {
+            host: t.host.clone(),
+            user: t.user.clone(),
+            port: t.port,
+        }
+    }
+}
+
+/// A claimed shell plus what the caller should be told about it.
+pub struct Acquired {
+    pub shell: Arc<ShellHandle>,
+    pub notes: Vec<String>,
+}
+
+pub struct Destination {
+    pub key: SessionKey,
+    inner: tokio::sync::Mutex<Inner>,
+    label: std::sync::Mutex<String>,
+}
+
+struct Inner {
+    target: Target,
+    resolved: Option<Resolved>,
+    master: Option<Master>,
+    shells: Vec<Arc<ShellHandle>>,
+    next_index: usize,
+    /// The main shell's cwd, remembered for parallel shells and after a reset.
+    last_cwd: Option<String>,
+}
+
+impl Destination {
+    pub fn new(target: Target) -> Self {
+        let label = format!(
+            "{}@{}:{}",
+            target.user.as_deref().unwrap_or("?"),
+            target.host,
+            target
+                .port
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "?".into())
+        );
+        Destination {
+            key: SessionKey::of(&target),
+            inner: tokio::sync::Mutex::new(Inner {
+                target,
+                resolved: None,
+                master: None,
+                shells: Vec::new(),
+                next_index: 1,
+                last_cwd: None,
+            }),
+            label: std::sync::Mutex::new(label),
+        }
+    }
+
+    /// `user@host:port` (resolved by `ssh -G` once known).
+    pub fn label(&self) -> String {
+        self.label.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Claims an idle shell, starting the master and a shell as needed.
+    pub async fn acquire(
+        &self,
+        config: &Config,
+        ssh: &SshProgram,
+        runtime: &RuntimeDir,
+        target: &Target,
+        password: Option<&Secret>,
+        cancel: &CancellationToken,
+    ) -> Result<Acquired> {
+        let mut g = self.inner.lock().await;
+        // A newer key file applies to the next connection.
+        if target.identity.is_some() {
+            g.target.identity = target.identity.clone();
+        }
+        let mut notes = Vec::new();
+        if let Some(first) = g.shells.first()
+            && !first.is_alive()
+        {
+            let why = first.info().ended.unwrap_or_else(|| "it ended".into());
+            notes.push(format!(
+                "the previous shell was lost ({why}); this command runs in a new shell, so the working directory, variables and other shell state were reset"
+            ));
+        }
+        if let Some(first) = g.shells.iter().find(|s| s.is_alive()) {
+            g.last_cwd = first.info().cwd.or(g.last_cwd.take());
+        }
+        g.shells.retain(|s| s.is_alive());
+        if let Some(s) = g.shells.iter().find(|s| s.try_claim()).cloned() {
+            if !Arc::ptr_eq(&s, &g.shells[0]) {
+                notes.push(parallel_note(&g.shells[0], s.index));
+            }
+            return Ok(Acquired { shell: s, notes });
+        }
+        if g.shells.len() >= config.max_shells {
+            let running: Vec<String> = g
+                .shells
+                .iter()
+                .filter_map(|s| s.info().current_job)
+                .collect();
+            return Err(Error::ShellLimit {
+                dest: self.label(),
+                limit: config.max_shells,
+                running: running.join(", "),
+            });
+        }
+
+        if g.resolved.is_none() {
+            let r = resolve::resolve(ssh, &g.target).await?;
+            *self.label.lock().unwrap_or_else(|e| e.into_inner()) = r.label(&g.target.host);
+            g.resolved = Some(r);
+        }
+        let label = self.label();
+        let master_alive = match &g.master {
+            None => false,
+            // Live shells are multiplexed on the master, so it is up; otherwise ask it.
+            Some(m) => !g.shells.is_empty() || m.check().await,
+        };
+        if !master_alive {
+            if let Some(old) = g.master.take() {
+                old.exit().await;
+            }
+            let target = g.target.clone();
+            let master = Master::start(
+                MasterStart {
+                    ssh,
+                    target: &target,
+                    resolved: g.resolved.as_ref(),
+                    socket: runtime.socket()?,
+                    log: runtime.fresh("m", ".log"),
+                    password,
+                    timeout: config.connect_timeout,
+                    label: &label,
+                },
+                cancel,
+            )
+            .await?;
+            g.master = Some(master);
+        }
+        let index = g.next_index;
+        g.next_index += 1;
+        let is_main = g.shells.is_empty();
+        let cwd = if is_main { None } else { g.last_cwd.clone() };
+        let socket = g
+            .master
+            .as_ref()
+            .expect("started above")
+            .socket()
+            .to_path_buf();
+        let target = g.target.clone();
+        let shell = ShellHandle::spawn(
+            ShellSpawn {
+                ssh,
+                target: &target,
+                socket: &socket,
+                log: runtime.fresh("s", ".log"),
+                label: &label,
+                index,
+                columns: config.columns,
+                rows: config.rows,
+                timeout: config.connect_timeout,
+                cwd: if is_main && !notes.is_empty() {
+                    g.last_cwd.clone()
+                } else {
+                    cwd
+                },
+            },
+            cancel,
+        )
+        .await?;
+        let info = shell.info();
+        if info.posix_fallback {
+            notes.push(format!(
+                "the login shell ({}) is not POSIX-compatible; commands run in bash (or sh) started inside it",
+                info.login_shell.as_deref().unwrap_or("unknown")
+            ));
+        }
+        if !notes.is_empty() && is_main && g.last_cwd.is_some() {
+            notes.push(format!(
+                "the new shell starts in the previous working directory {}",
+                g.last_cwd.as_deref().unwrap_or("")
+            ));
+        }
+        let shell = Arc::new(shell);
+        let claimed = shell.try_claim();
+        debug_assert!(claimed);
+        if !is_main {
+            notes.push(parallel_note(&g.shells[0], index));
+        }
+        g.shells.push(shell.clone());
+        Ok(Acquired { shell, notes })
+    }
+
+    /// Shells for listings: (index, alive, busy, info).
+    pub fn shells_snapshot(&self) -> Option<Vec<Arc<ShellHandle>>> {
+        self.inner.try_lock().ok().map(|g| g.shells.clone())
+    }
+
+    pub fn is_connected(&self) -> Option<bool> {
+        self.inner
+            .try_lock()
+            .ok()
+            .map(|g| g.master.is_some() && g.shells.iter().any(|s| s.is_alive()))
+    }
+
+    /// Closes every shell and the master.
+    pub async fn close(&self) {
+        let mut g = self.inner.lock().await;
+        for s in g.shells.drain(..) {
+            s.close();
+        }
+        if let Some(m) = g.master.take() {
+            // Give shells a moment to hang up cleanly before the master goes.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            m.exit().await;
+        }
+    }
+}
+
+fn parallel_note(main: &ShellHandle, index: usize) -> String {
+    let busy_with = main
+        .info()
+        .current_job
+        .map(|id| format!(" (running command {id})"))
+        .unwrap_or_default();
+    format!(
+        "ran in parallel shell #{index} because the main shell is busy{busy_with}; it started in the main shell's last directory, but variables and other state of the main shell do not apply here"
+    )
+}

@@ -1,0 +1,783 @@
+//! One persistent remote shell: `ssh -tt` through the destination's ControlMaster, in a PTY,
+//! set up for the marker protocol, and driven by an actor task that is the only reader of
+//! its PTY. Commands are handed to the actor; their output and completion are recorded in
+//! the job, so a command can outlive the tool call that started it.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use regex::Regex;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{Error, Result};
+use crate::expect::{
+    Expect, ExpectError, Needle, Prompt, PromptKind, ShellPrompt, classify, shell_prompt,
+    starts_nested_shell,
+};
+use crate::jobs::{Job, JobStatus};
+use crate::pty::{PtyOutput, PtyProcess};
+use crate::secret::{Secret, redact};
+use crate::session::encode::{
+    self, Marker, START_POSIX_SHELL, bootstrap, is_non_posix_shell, probe_token, setup_line,
+};
+use crate::ssh::{SshProgram, Target};
+use crate::term::{Event, Stripper};
+
+/// Quiet time after which a prompt-looking last line is taken to be waiting for input.
+const SETTLE: Duration = Duration::from_millis(300);
+/// Recent output kept for prompt classification (host-key fingerprints sit a few lines up).
+const RECENT: usize = 4096;
+
+/// How to spawn a shell.
+pub struct ShellSpawn<'a> {
+    pub ssh: &'a SshProgram,
+    pub target: &'a Target,
+    pub socket: &'a Path,
+    pub log: PathBuf,
+    pub label: &'a str,
+    pub index: usize,
+    pub columns: u16,
+    pub rows: u16,
+    pub timeout: Duration,
+    /// Start in this directory (parallel shells follow the main shell's cwd).
+    pub cwd: Option<String>,
+}
+
+/// What is known about a shell, for listings and notes.
+#[derive(Debug, Clone, Default)]
+pub struct ShellInfo {
+    pub login_shell: Option<String>,
+    /// 1 for the login shell's level; more inside `sudo -i`, `su -`, `bash`...
+    pub depth: u32,
+    pub cwd: Option<String>,
+    /// Set when the login shell was not POSIX and we started bash/sh inside it.
+    pub posix_fallback: bool,
+    /// Why the shell ended, once it has.
+    pub ended: Option<String>,
+    pub current_job: Option<String>,
+}
+
+/// Options of one command run.
+#[derive(Default)]
+pub struct RunOptions {
+    pub sudo_password: Option<Secret>,
+    /// Every secret of this call, for redaction.
+    pub secrets: Vec<Secret>,
+}
+
+enum Request {
+    Run {
+        job: Arc<Job>,
+        command: String,
+        options: RunOptions,
+    },
+    Input(Vec<u8>),
+    Interrupt,
+    Close,
+}
+
+struct Shared {
+    busy: AtomicBool,
+    alive: AtomicBool,
+    info: Mutex<ShellInfo>,
+}
+
+/// A handle to a shell actor.
+pub struct ShellHandle {
+    pub index: usize,
+    tx: mpsc::UnboundedSender<Request>,
+    shared: Arc<Shared>,
+    pid: Option<u32>,
+}
+
+impl std::fmt::Debug for ShellHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShellHandle")
+            .field("index", &self.index)
+            .field("pid", &self.pid)
+            .finish()
+    }
+}
+
+impl ShellHandle {
+    /// Spawns `ssh -tt` through the master and sets the shell up. Returns when the first
+    /// marker prompt has arrived.
+    pub async fn spawn(s: ShellSpawn<'_>, cancel: &CancellationToken) -> Result<ShellHandle> {
+        let argv = s
+            .ssh
+            .argv()
+            .arg("-E")
+            .arg(&s.log)
+            .control(s.socket)
+            .opt("ControlMaster", "no")
+            // A dead master must not silently turn into a new, unshared, prompting connection.
+            .opt("BatchMode", "yes")
+            // No `~.` escapes: a here-doc line starting with `~.` would drop the connection.
+            .arg("-e")
+            .arg("none")
+            .arg("-tt")
+            .target_options(s.target)
+            .destination(&s.target.host);
+        tracing::debug!(argv = %argv.display(), "starting shell");
+        let (mut proc, rx) =
+            PtyProcess::spawn(argv.pty_command("xterm-256color"), s.columns, s.rows).map_err(
+                |source| Error::Spawn {
+                    program: s.ssh.program.clone(),
+                    source,
+                },
+            )?;
+        let nonce = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
+        let dest = s.label.to_string();
+        let shell_err = |detail: String| Error::Shell {
+            dest: dest.clone(),
+            detail,
+        };
+
+        // Type-ahead: the shell reads these lines as soon as it is ready.
+        proc.write_all(&bootstrap(&nonce, 1))
+            .map_err(|e| shell_err(format!("could not write to the terminal: {e}")))?;
+        let mut expect = Expect::new(rx);
+        let token = Regex::new(&format!(
+            "{}[ \\t]*(\\S*)",
+            regex::escape(&probe_token(&nonce))
+        ))
+        .expect("valid regex");
+        let deadline = Instant::now() + s.timeout;
+        let mut info = ShellInfo {
+            depth: 1,
+            ..Default::default()
+        };
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let m = expect
+                .expect(
+                    &[Needle::Marker, Needle::Regex(token.clone()), Needle::Eof],
+                    left,
+                    cancel,
+                )
+                .await;
+            let m = match m {
+                Ok(m) => m,
+                Err(ExpectError::Cancelled) => {
+                    proc.terminate(Duration::from_millis(200)).await;
+                    return Err(Error::Cancelled);
+                }
+                Err(e) => {
+                    proc.terminate(Duration::from_millis(200)).await;
+                    let log = read_log(&s.log);
+                    return Err(shell_err(format!(
+                        "{e}{}",
+                        if log.is_empty() {
+                            String::new()
+                        } else {
+                            format!("; ssh said: {log}")
+                        }
+                    )));
+                }
+            };
+            match m.index {
+                0 => {
+                    let Some(marker) = Marker::parse(&m.matched).filter(|mk| mk.nonce == nonce)
+                    else {
+                        continue;
+                    };
+                    info.cwd = Some(marker.cwd.clone());
+                    info.depth = marker.depth;
+                    break;
+                }
+                1 => {
+                    let login = token
+                        .captures(&m.matched)
+                        .and_then(|c| c.get(1))
+                        .map(|x| x.as_str().to_string())
+                        .filter(|x| !x.is_empty());
+                    let non_posix = login.as_deref().is_some_and(is_non_posix_shell);
+                    info.login_shell = login;
+                    if non_posix && !info.posix_fallback {
+                        tracing::info!(shell = ?info.login_shell, "login shell is not POSIX; starting bash/sh inside it");
+                        info.posix_fallback = true;
+                        let mut bytes = START_POSIX_SHELL.to_vec();
+                        bytes.extend_from_slice(&setup_line(&nonce, 1));
+                        proc.write_all(&bytes).map_err(|e| {
+                            shell_err(format!("could not write to the terminal: {e}"))
+                        })?;
+                    }
+                }
+                _ => {
+                    let code = proc.wait_for(Duration::from_secs(1)).await;
+                    let log = read_log(&s.log);
+                    return Err(Error::Disconnected {
+                        dest: dest.clone(),
+                        detail: format!(
+                            "the shell session ended during set-up (ssh exit code {}){}",
+                            code.unwrap_or(-1),
+                            if log.is_empty() {
+                                String::new()
+                            } else {
+                                format!(": {log}")
+                            }
+                        ),
+                    });
+                }
+            }
+        }
+        let (rx, stripper, _pending) = expect.into_parts();
+        let shared = Arc::new(Shared {
+            busy: AtomicBool::new(false),
+            alive: AtomicBool::new(true),
+            info: Mutex::new(info.clone()),
+        });
+        let (tx, req_rx) = mpsc::unbounded_channel();
+        let pid = proc.pid();
+        let mut actor = Actor {
+            proc,
+            rx,
+            req_rx,
+            stripper,
+            nonce,
+            depth: info.depth,
+            shared: shared.clone(),
+            log: s.log.clone(),
+            running: None,
+            lines: 0,
+            recent: String::new(),
+            last_output: Instant::now(),
+            events: Vec::new(),
+        };
+        if let Some(cwd) = s.cwd.filter(|c| Some(c) != info.cwd.as_ref()) {
+            actor.change_directory(&cwd, deadline, cancel).await;
+        }
+        tokio::spawn(actor.run());
+        Ok(ShellHandle {
+            index: s.index,
+            tx,
+            shared,
+            pid,
+        })
+    }
+
+    pub fn is_alive(&self) -> bool {
+        self.shared.alive.load(Ordering::Acquire)
+    }
+
+    pub fn is_busy(&self) -> bool {
+        self.shared.busy.load(Ordering::Acquire)
+    }
+
+    /// Marks the shell busy if it is alive and idle; the caller must then `run` a command.
+    pub fn try_claim(&self) -> bool {
+        self.is_alive()
+            && self
+                .shared
+                .busy
+                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+    }
+
+    /// Releases a claim that was not used.
+    pub fn release(&self) {
+        self.shared.busy.store(false, Ordering::Release);
+    }
+
+    pub fn info(&self) -> ShellInfo {
+        self.shared
+            .info
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Runs a command in a claimed shell.
+    pub fn run(&self, job: Arc<Job>, command: &str, options: RunOptions) -> Result<()> {
+        self.tx
+            .send(Request::Run {
+                job,
+                command: command.to_string(),
+                options,
+            })
+            .map_err(|_| Error::Disconnected {
+                dest: "shell".into(),
+                detail: "the shell has ended".into(),
+            })
+    }
+
+    /// Writes raw bytes to the shell's terminal (answers to prompts, keys).
+    pub fn send_input(&self, bytes: Vec<u8>) -> bool {
+        self.tx.send(Request::Input(bytes)).is_ok()
+    }
+
+    /// Ctrl-C to whatever runs in the foreground.
+    pub fn interrupt(&self) -> bool {
+        self.tx.send(Request::Interrupt).is_ok()
+    }
+
+    /// Ends the shell (and whatever runs in it).
+    pub fn close(&self) {
+        let _ = self.tx.send(Request::Close);
+        self.shared.alive.store(false, Ordering::Release);
+    }
+}
+
+fn read_log(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("Shared connection to"))
+        .rev()
+        .take(3)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A command in flight.
+struct Running {
+    job: Arc<Job>,
+    command: String,
+    options: RunOptions,
+    sudo_typed: bool,
+    sudo_rejected: bool,
+    interrupted: bool,
+    /// Line number at which we last answered a prompt (so one prompt is answered once).
+    answered_line: Option<usize>,
+    /// We answered a password prompt: the prompt and the newline the program prints after
+    /// reading the password are not output.
+    swallow_newline: bool,
+    nested: Option<Nested>,
+}
+
+/// Setting up the marker in a shell started by the command (`sudo -i`, `su -`, `bash`...).
+struct Nested {
+    depth: u32,
+    fallback_sent: bool,
+}
+
+struct Actor {
+    proc: PtyProcess,
+    rx: PtyOutput,
+    req_rx: mpsc::UnboundedReceiver<Request>,
+    stripper: Stripper,
+    nonce: String,
+    depth: u32,
+    shared: Arc<Shared>,
+    log: PathBuf,
+    running: Option<Running>,
+    /// Completed lines seen since start (prompt answers are tied to a line).
+    lines: usize,
+    recent: String,
+    last_output: Instant,
+    events: Vec<Event>,
+}
+
+impl Actor {
+    async fn run(mut self) {
+        loop {
+            let settle_at = self.settle_deadline();
+            tokio::select! {
+                biased;
+                req = self.req_rx.recv() => match req {
+                    Some(Request::Run { job, command, options }) => self.start(job, command, options),
+                    Some(Request::Input(bytes)) => {
+                        if let Some(r) = &self.running {
+                            r.job.update(|s| { if s.status == JobStatus::AwaitingInput { s.status = JobStatus::Running; s.awaiting = None; } });
+                        }
+                        self.write(&bytes);
+                    }
+                    Some(Request::Interrupt) => {
+                        if let Some(r) = &mut self.running {
+                            r.interrupted = true;
+                            r.job.update(|s| { if s.status == JobStatus::AwaitingInput { s.status = JobStatus::Running; s.awaiting = None; } });
+                        }
+                        self.write(&[0x03]);
+                    }
+                    Some(Request::Close) | None => {
+                        self.end("the shell was closed".into(), None);
+                        self.proc.terminate(Duration::from_millis(300)).await;
+                        return;
+                    }
+                },
+                chunk = self.rx.recv() => match chunk {
+                    Some(bytes) => self.on_output(&bytes),
+                    None => {
+                        let code = self.proc.wait_for(Duration::from_secs(2)).await;
+                        let log = read_log(&self.log);
+                        let reason = match code {
+                            Some(c) => format!("the shell session ended (exit code {c}){}", if log.is_empty() { String::new() } else { format!(": {log}") }),
+                            None => format!("the shell session ended{}", if log.is_empty() { String::new() } else { format!(": {log}") }),
+                        };
+                        self.end(reason, code);
+                        return;
+                    }
+                },
+                _ = async { tokio::time::sleep_until(settle_at.unwrap()).await }, if settle_at.is_some() => self.on_settled(),
+            }
+        }
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        if let Err(e) = self.proc.write_all(bytes) {
+            tracing::warn!(error = %e, "write to shell terminal failed");
+        }
+    }
+
+    fn start(&mut self, job: Arc<Job>, command: String, options: RunOptions) {
+        self.set_current(Some(job.id.clone()));
+        // Output that arrived while idle (a background job's message) is not this command's.
+        self.stripper.take_partial_line();
+        self.recent.clear();
+        self.write(&encode::command_line(&command));
+        self.last_output = Instant::now();
+        self.running = Some(Running {
+            job,
+            command,
+            options,
+            sudo_typed: false,
+            sudo_rejected: false,
+            interrupted: false,
+            answered_line: None,
+            swallow_newline: false,
+            nested: None,
+        });
+    }
+
+    fn set_current(&self, id: Option<String>) {
+        let mut i = self.shared.info.lock().unwrap_or_else(|e| e.into_inner());
+        i.current_job = id;
+    }
+
+    fn on_output(&mut self, bytes: &[u8]) {
+        self.last_output = Instant::now();
+        let mut events = std::mem::take(&mut self.events);
+        events.clear();
+        self.stripper.feed(bytes, &mut events);
+        for e in events.drain(..) {
+            match e {
+                Event::Text(t) => self.on_text(t),
+                Event::Marker(payload) => self.on_marker(&payload),
+            }
+        }
+        self.events = events;
+        self.check_prompts(false);
+    }
+
+    fn on_text(&mut self, text: String) {
+        self.lines += text.matches('\n').count();
+        push_recent(&mut self.recent, &text);
+        let Some(r) = &mut self.running else { return };
+        if let Some(n) = &mut r.nested {
+            // Output of the nested set-up: the probe tells which shell answered.
+            let token = probe_token(&self.nonce);
+            if let Some(pos) = text.find(&token) {
+                let shell = text[pos + token.len()..]
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .to_string();
+                if is_non_posix_shell(&shell) && !n.fallback_sent {
+                    n.fallback_sent = true;
+                    let mut bytes = START_POSIX_SHELL.to_vec();
+                    bytes.extend_from_slice(&setup_line(&self.nonce, n.depth));
+                    self.write(&bytes);
+                }
+            }
+            return;
+        }
+        let text = if std::mem::take(&mut r.swallow_newline) {
+            match text.strip_prefix('\n') {
+                Some(rest) => rest.to_string(),
+                None => text,
+            }
+        } else {
+            text
+        };
+        let secrets: Vec<&Secret> = r.options.secrets.iter().collect();
+        let clean = if secrets.is_empty() {
+            text
+        } else {
+            redact(&text, &secrets)
+        };
+        r.job.update(|s| {
+            s.output.push(&clean);
+            s.partial.clear();
+            if s.status == JobStatus::AwaitingInput {
+                s.status = JobStatus::Running;
+                s.awaiting = None;
+            }
+        });
+    }
+
+    fn on_marker(&mut self, payload: &str) {
+        let Some(m) = Marker::parse(payload) else {
+            return;
+        };
+        if m.nonce != self.nonce {
+            return;
+        }
+        {
+            let mut i = self.shared.info.lock().unwrap_or_else(|e| e.into_inner());
+            i.cwd = Some(m.cwd.clone());
+            i.depth = m.depth;
+        }
+        let previous_depth = self.depth;
+        self.depth = m.depth;
+        let Some(r) = self.running.take() else { return };
+        if let Some(n) = &r.nested
+            && m.depth == n.depth
+        {
+            let fallback = n.fallback_sent;
+            r.job.update(|s| {
+                if fallback {
+                    s.notes.push("the new shell is not POSIX-compatible; bash (or sh) was started inside it".into());
+                }
+                s.cwd = Some(m.cwd.clone());
+                s.notes.push(format!(
+                    "a new shell started (level {}); later commands run inside it, and `exit` returns to the previous shell",
+                    m.depth
+                ));
+            });
+            self.finish(r, JobStatus::Completed, Some(0), None);
+            return;
+        }
+        r.job.update(|s| {
+            s.cwd = Some(m.cwd.clone());
+            if m.depth < previous_depth {
+                s.notes.push(format!(
+                    "the shell at level {previous_depth} ended; back in the shell at level {}",
+                    m.depth
+                ));
+            }
+        });
+        let (status, error) = if r.sudo_rejected {
+            (
+                JobStatus::Failed,
+                Some(
+                    "sudo rejected the sudo_password (it asked again); the command did not run"
+                        .to_string(),
+                ),
+            )
+        } else if r.interrupted {
+            (JobStatus::Interrupted, None)
+        } else {
+            (JobStatus::Completed, None)
+        };
+        self.finish(r, status, Some(m.status), error);
+    }
+
+    fn finish(&mut self, r: Running, status: JobStatus, code: Option<i32>, error: Option<String>) {
+        // Free the shell before waking the waiter, whose next command should find it idle.
+        self.set_current(None);
+        self.shared.busy.store(false, Ordering::Release);
+        r.job.finish(status, code, error);
+    }
+
+    /// When a prompt-like line is waiting, the moment we act on it if nothing else arrives.
+    fn settle_deadline(&self) -> Option<Instant> {
+        let r = self.running.as_ref()?;
+        if r.nested.is_some() || r.job.status() == JobStatus::AwaitingInput {
+            return None;
+        }
+        let partial = self.stripper.partial_line();
+        if partial.trim().is_empty() {
+            return None;
+        }
+        Some(self.last_output + SETTLE)
+    }
+
+    fn on_settled(&mut self) {
+        self.check_prompts(true);
+        // Nothing matched: stop re-arming the timer until new output arrives.
+        if self
+            .running
+            .as_ref()
+            .is_some_and(|r| r.nested.is_none() && r.job.status() == JobStatus::Running)
+        {
+            self.last_output = Instant::now() + Duration::from_secs(3600);
+        }
+    }
+
+    /// Looks at the unterminated last line: sudo prompts are answered at once; other
+    /// prompts and nested shell prompts only once output has settled.
+    fn check_prompts(&mut self, settled: bool) {
+        let lines = self.lines;
+        let Some(r) = &mut self.running else { return };
+        if r.nested.is_some() || r.answered_line == Some(lines) {
+            return;
+        }
+        let partial = self.stripper.partial_line();
+        if partial.trim().is_empty() {
+            return;
+        }
+        let prompt = classify(&partial, &self.recent);
+        let mentions_sudo = r.command.contains("sudo");
+        match &prompt {
+            Some(p)
+                if p.kind == PromptKind::SudoPassword
+                    || (p.kind == PromptKind::Password
+                        && mentions_sudo
+                        && r.options.sudo_password.is_some()) =>
+            {
+                match (&r.options.sudo_password, r.sudo_typed) {
+                    (Some(pw), false) => {
+                        let mut bytes = encode::literal_bytes(pw.expose());
+                        bytes.push(b'\n');
+                        r.sudo_typed = true;
+                        r.answered_line = Some(lines);
+                        r.swallow_newline = true;
+                        self.stripper.take_partial_line();
+                        r.job.update(|s| s.partial.clear());
+                        self.write(&bytes);
+                    }
+                    (Some(_), true) => {
+                        // Asked again: the password was wrong. Ctrl-C ends sudo at once
+                        // instead of letting it ask twice more.
+                        r.sudo_rejected = true;
+                        r.answered_line = Some(lines);
+                        self.write(&[0x03]);
+                    }
+                    (None, _) => Self::await_input(r, p.clone(), lines),
+                }
+                return;
+            }
+            Some(p)
+                if matches!(
+                    p.kind,
+                    PromptKind::Password | PromptKind::Passphrase | PromptKind::HostKey { .. }
+                ) =>
+            {
+                Self::await_input(r, p.clone(), lines);
+                return;
+            }
+            _ => {}
+        }
+        if !settled {
+            return;
+        }
+        let nested_shell = match shell_prompt(&partial) {
+            Some(ShellPrompt::Strong) => true,
+            Some(ShellPrompt::Weak) => starts_nested_shell(&r.command),
+            None => false,
+        };
+        if nested_shell {
+            let depth = self.depth + 1;
+            r.nested = Some(Nested {
+                depth,
+                fallback_sent: false,
+            });
+            r.answered_line = Some(lines);
+            // The new shell's own prompt is not output.
+            self.stripper.take_partial_line();
+            r.job.update(|s| s.partial.clear());
+            let bytes = bootstrap(&self.nonce, depth);
+            self.write(&bytes);
+            return;
+        }
+        if let Some(p) = prompt {
+            Self::await_input(r, p, lines);
+        }
+    }
+
+    fn await_input(r: &mut Running, prompt: Prompt, lines: usize) {
+        r.answered_line = Some(lines);
+        r.job.update(|s| {
+            s.status = JobStatus::AwaitingInput;
+            s.awaiting = Some(prompt);
+        });
+    }
+
+    /// The shell is gone: finish the running job and mark the shell dead.
+    fn end(&mut self, reason: String, code: Option<i32>) {
+        {
+            let mut i = self.shared.info.lock().unwrap_or_else(|e| e.into_inner());
+            i.ended = Some(reason.clone());
+            i.current_job = None;
+        }
+        self.shared.alive.store(false, Ordering::Release);
+        if let Some(r) = self.running.take() {
+            let partial = self.stripper.take_partial_line();
+            if r.nested.is_none() {
+                r.job.update(|s| s.output.push(&partial));
+            }
+            let exited = is_exit_command(&r.command);
+            if exited {
+                r.job.update(|s| s.notes.push("the shell exited; the next command starts a new shell (working directory and variables reset)".into()));
+                r.job.finish(JobStatus::Completed, code, None);
+            } else if r.interrupted {
+                r.job.finish(JobStatus::Interrupted, code, Some(reason));
+            } else {
+                r.job.finish(
+                    JobStatus::Failed,
+                    None,
+                    Some(format!("{reason}; the command's outcome is unknown")),
+                );
+            }
+        }
+        self.shared.busy.store(false, Ordering::Release);
+    }
+
+    /// `cd` for a new parallel shell, so it starts where the main shell is.
+    async fn change_directory(&mut self, cwd: &str, deadline: Instant, cancel: &CancellationToken) {
+        let quoted = format!("cd -- '{}' 2>/dev/null", cwd.replace('\'', "'\\''"));
+        self.write(&encode::command_line(&quoted));
+        loop {
+            tokio::select! {
+                chunk = self.rx.recv() => {
+                    let Some(bytes) = chunk else { return };
+                    let mut events = Vec::new();
+                    self.stripper.feed(&bytes, &mut events);
+                    for e in events {
+                        if let Event::Marker(p) = e
+                            && let Some(m) = Marker::parse(&p)
+                            && m.nonce == self.nonce
+                        {
+                            let mut i = self.shared.info.lock().unwrap_or_else(|e| e.into_inner());
+                            i.cwd = Some(m.cwd);
+                            return;
+                        }
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline) => return,
+                _ = cancel.cancelled() => return,
+            }
+        }
+    }
+}
+
+fn push_recent(recent: &mut String, text: &str) {
+    recent.push_str(text);
+    if recent.len() > RECENT * 2 {
+        let mut cut = recent.len() - RECENT;
+        while !recent.is_char_boundary(cut) {
+            cut += 1;
+        }
+        recent.drain(..cut);
+    }
+}
+
+/// `exit`, `exit 3`, `logout`: the shell is meant to end.
+fn is_exit_command(command: &str) -> bool {
+    let c = command.trim();
+    let first = c.split([';', '&', '|', '\n']).next().unwrap_or("").trim();
+    let mut words = first.split_whitespace();
+    matches!(words.next(), Some("exit" | "logout"))
+        && words.next().is_none_or(|w| w.parse::<i32>().is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_commands() {
+        assert!(is_exit_command("exit"));
+        assert!(is_exit_command(" exit 5 "));
+        assert!(is_exit_command("logout"));
+        assert!(!is_exit_command("exitcode"));
+        assert!(!is_exit_command("echo exit"));
+    }
+}

@@ -1,0 +1,94 @@
+//! Helpers shared by the integration tests (each test file compiles this module on its own,
+//! so everything here may be unused in some of them).
+//!
+//! ```ignore
+//! mod common;
+//! use common::require_testbed;
+//!
+//! #[test]
+//! fn my_test() {
+//!     let bed = require_testbed!(); // &'static TestBed, or prints SKIP and returns
+//!     let (code, out, _) = bed.ssh(&["fixture", "whoami"]);
+//! }
+//! ```
+#![allow(dead_code)]
+
+#[path = "../../fixtures/testbed.rs"]
+pub mod testbed;
+
+pub use testbed::TestBed;
+
+/// True when running in CI (`CI` set to anything but empty, `0` or `false`).
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
+}
+
+/// The running test's name (libtest names each test thread after its test).
+pub fn current_test_name() -> String {
+    std::thread::current()
+        .name()
+        .filter(|n| *n != "main")
+        .unwrap_or("<test>")
+        .to_string()
+}
+
+/// Why this test cannot use the bed, printed as a skip; panics in CI, where the bed is required.
+fn skip(test: &str, reason: &str) {
+    if in_ci() {
+        panic!("{test}: the sshd test bed is required in CI, but: {reason}");
+    }
+    // Straight to fd 2: libtest captures `eprintln!` of passing tests, so it would never show.
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIP {test}: {reason}");
+}
+
+/// The shared test bed, or `None` (after printing `SKIP <test>: <reason>`) when not root.
+/// A bed that fails to start as root is a test failure, not a skip.
+pub fn testbed_or_skip(test: &str) -> Option<&'static TestBed> {
+    if let Some(reason) = testbed::skip_reason() {
+        skip(test, &reason);
+        return None;
+    }
+    match TestBed::shared() {
+        Ok(bed) => Some(bed),
+        Err(e) => panic!("{test}: the sshd test bed failed to start: {e}"),
+    }
+}
+
+/// A private test bed (for destructive tests: restart, stop), or `None` when not root.
+pub fn private_testbed_or_skip(test: &str) -> Option<TestBed> {
+    if let Some(reason) = testbed::skip_reason() {
+        skip(test, &reason);
+        return None;
+    }
+    match TestBed::start() {
+        Ok(bed) => Some(bed),
+        Err(e) => panic!("{test}: a private sshd test bed failed to start: {e}"),
+    }
+}
+
+/// `let bed = require_testbed!();` gives the shared `&'static TestBed`, or prints
+/// `SKIP <test>: <reason>` and returns from the test when not root (panics in CI).
+#[allow(unused_macros)]
+macro_rules! require_testbed {
+    () => {
+        match $crate::common::testbed_or_skip(&$crate::common::current_test_name()) {
+            Some(bed) => bed,
+            None => return,
+        }
+    };
+}
+
+/// Like `require_testbed!`, but a private `TestBed` of this test's own (stopped on drop).
+#[allow(unused_macros)]
+macro_rules! require_private_testbed {
+    () => {
+        match $crate::common::private_testbed_or_skip(&$crate::common::current_test_name()) {
+            Some(bed) => bed,
+            None => return,
+        }
+    };
+}
+
+#[allow(unused_imports)]
+pub(crate) use {require_private_testbed, require_testbed};

@@ -1,0 +1,403 @@
+//! The session engine against the real sshd of the test bed.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::require_testbed;
+use common::testbed::{PASSWORD, SUDO_PASSWORD, TestBed};
+use mcp_ssh_session::config::Config;
+use mcp_ssh_session::jobs::{JobSnapshot, JobStatus, Waited};
+use mcp_ssh_session::secret::Secret;
+use mcp_ssh_session::session::{ExecRequest, SessionManager};
+use tokio_util::sync::CancellationToken;
+
+fn engine(bed: &TestBed) -> Arc<SessionManager> {
+    let config = Config {
+        ssh_program: "ssh".into(),
+        ssh_config: Some(bed.ssh_config().to_path_buf()),
+        connect_timeout: Duration::from_secs(20),
+        ..Config::default()
+    };
+    Arc::new(SessionManager::new(config).expect("engine"))
+}
+
+fn req(host: &str, command: &str) -> ExecRequest {
+    ExecRequest {
+        host: host.into(),
+        command: command.into(),
+        timeout: Duration::from_secs(20),
+        ..Default::default()
+    }
+}
+
+async fn run_req(e: &SessionManager, r: ExecRequest) -> (JobSnapshot, Waited) {
+    let (job, waited) = e
+        .execute(&r, &CancellationToken::new())
+        .await
+        .unwrap_or_else(|err| panic!("{:?} failed: {err}", r.command));
+    (job.snapshot(1 << 20), waited)
+}
+
+async fn run(e: &SessionManager, host: &str, command: &str) -> JobSnapshot {
+    let (s, w) = run_req(e, req(host, command)).await;
+    assert_eq!(w, Waited::Finished, "{command:?} did not finish: {s:?}");
+    s
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn exit_codes_are_exact() {
+    let bed = require_testbed!();
+    rt().block_on(async {
+        let e = engine(bed);
+        for (cmd, code) in [
+            ("true", 0),
+            ("false", 1),
+            ("exit_7() { return 7; }; exit_7", 7),
+            ("sh -c 'exit 7'", 7),
+        ] {
+            let s = run(&e, "fixture", cmd).await;
+            assert_eq!(s.exit_code, Some(code), "{cmd}: {s:?}");
+            assert_eq!(s.status, JobStatus::Completed);
+        }
+        let s = run(&e, "fixture", "echo hello").await;
+        assert_eq!(s.output, "hello\n");
+        e.close_all().await;
+    });
+}
+
+#[test]
+fn state_persists_and_output_is_clean() {
+    let bed = require_testbed!();
+    rt().block_on(async {
+        let e = engine(bed);
+        run(&e, "fixture", "cd /tmp && export MCPT_X=42").await;
+        let s = run(&e, "fixture", "pwd; echo $MCPT_X").await;
+        assert_eq!(s.output, "/tmp\n42\n");
+        assert_eq!(s.cwd.as_deref(), Some("/tmp"));
+        let s = run(&e, "fixture", "echo to-stderr >&2; printf 'no newline'").await;
+        assert_eq!(s.output, "to-stderr\nno newline");
+        let s = run(
+            &e,
+            "fixture",
+            "printf 'h\\303\\251llo \\342\\234\\223 \\377!\\n'",
+        )
+        .await;
+        assert_eq!(s.output, "héllo ✓ \u{FFFD}!\n");
+        let s = run(
+            &e,
+            "fixture",
+            "ls --color=always -d / ; printf '\\033[31mred\\033[0m\\n'",
+        )
+        .await;
+        assert_eq!(s.output, "/\nred\n");
+        e.close_all().await;
+    });
+}
+
+#[test]
+fn big_output_is_complete() {
+    let bed = require_testbed!();
+    rt().block_on(async {
+        let e = engine(bed);
+        let (job, w) = e
+            .execute(&req("fixture", "seq 1 10000"), &CancellationToken::new())
+            .await
+            .unwrap();
+        assert_eq!(w, Waited::Finished);
+        let expected: String = (1..=10000).map(|i| format!("{i}\n")).collect();
+        let all = job.read_output(0, 1 << 20);
+        assert_eq!(all.text, expected);
+        let snap = job.snapshot(1 << 20);
+        assert_eq!(snap.output, expected);
+        assert!(!snap.truncated);
+        let small = job.snapshot(1000);
+        assert!(small.truncated);
+        assert!(small.output.starts_with("1\n2\n"));
+        assert!(small.output.ends_with("9999\n10000\n"));
+        e.close_all().await;
+    });
+}
+
+#[test]
+fn scripts_heredocs_quotes_and_long_lines() {
+    let bed = require_testbed!();
+    rt().block_on(async {
+        let e = engine(bed);
+        let s = run(&e, "fixture", "x=1\nif [ $x = 1 ]; then\n  echo one\nfi\ncat <<'EOF'\n$x 'quoted' \"double\"\n~. tilde-dot\nEOF\nfalse").await;
+        assert_eq!(s.output, "one\n$x 'quoted' \"double\"\n~. tilde-dot\n");
+        assert_eq!(s.exit_code, Some(1));
+        let long = "y".repeat(20_000);
+        let s = run(&e, "fixture", &format!("echo {long} | wc -c")).await;
+        assert_eq!(s.output.trim(), "20001");
+        let s = run(&e, "fixture", "printf '%s|' 'tab\there' \"it's\" 'bang!'").await;
+        assert_eq!(s.output, "tab\there|it's|bang!|");
+        // Control characters reach the command literally.
+        let s = run(&e, "fixture", "printf '%s' 'a\u{3}b\u{4}c' | od -An -c | tr -s ' '").await;
+        assert_eq!(s.output.trim(), "a 003 b 004 c");
+        // A syntax error is reported, and the shell is fine afterwards.
+        let s = run(&e, "fixture", "echo 'unterminated").await;
+        assert!(s.output.contains("unexpected EOF"), "{s:?}");
+        let s = run(&e, "fixture", "echo ok").await;
+        assert_eq!(s.output, "ok\n");
+        e.close_all().await;
+    });
+}
+
+#[test]
+fn marker_text_in_output_does_not_end_a_command() {
+    let bed = require_testbed!();
+    rt().block_on(async {
+        let e = engine(bed);
+        // The real prompt string printed as output, and lookalike OSC sequences.
+        let s = run(&e, "fixture", "printf '%s' \"$PS1\"; printf '\\033]7770;x;1;0;/\\007'; echo 7770 MCPPROBE; sleep 0.3; echo after; exit_3() { return 3; }; exit_3").await;
+        assert_eq!(s.output, "7770 MCPPROBE\nafter\n");
+        assert_eq!(s.exit_code, Some(3));
+        e.close_all().await;
+    });
+}
+
+#[test]
+fn every_login_shell_works() {
+    let bed = require_testbed!();
+    rt().block_on(async {
+        let e = engine(bed);
+        for host in [
+            "fixture",
+            "fixture-dash",
+            "fixture-zsh",
+            "fixture-ash",
+            "fixture-tcsh",
+        ] {
+            let s = run(&e, host, "cd /tmp; export V=ok; false").await;
+            assert_eq!(s.exit_code, Some(1), "{host}: {s:?}");
+            let s = run(&e, host, "echo \"$V $(pwd)\"; sh -c 'exit 7'").await;
+            assert_eq!(
+                (s.output.as_str(), s.exit_code),
+                ("ok /tmp\n", Some(7)),
+                "{host}: {s:?}"
+            );
+            assert_eq!(s.cwd.as_deref(), Some("/tmp"), "{host}");
+            let fallback = s.notes.iter().any(|n| n.contains("not POSIX"));
+            if host == "fixture-tcsh" {
+                // The first command's notes carry it; later ones do not repeat it.
+            } else {
+                assert!(!fallback, "{host}: {s:?}");
+            }
+        }
+        let tcsh = e
+            .sessions()
+            .into_iter()
+            .find(|s| s.host == "fixture-tcsh")
+            .unwrap();
+        assert!(
+            tcsh.shells[0]
+                .login_shell
+                .as_deref()
+                .unwrap_or("")
+                .ends_with("tcsh"),
+            "{tcsh:?}"
+        );
+        e.close_all().await;
+    });
+}
+
+#[test]
+fn password_login_and_wrong_password() {
+    let bed = require_testbed!();
+    rt().block_on(async {
+        let e = engine(bed);
+        let mut r = req("fixture-pass", "whoami");
+        let err = e
+            .execute(&r, &CancellationToken::new())
+            .await
+            .expect_err("no password must fail");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("asked for a password") && msg.to_lowercase().contains("password:"),
+            "{msg}"
+        );
+        r.password = Secret::new("wrong-password");
+        let err = e
+            .execute(&r, &CancellationToken::new())
+            .await
+            .expect_err("wrong password must fail");
+        assert!(err.to_string().contains("rejected"), "{err}");
+        r.password = Secret::new(PASSWORD);
+        let (s, _) = run_req(&e, r).await;
+        assert_eq!(s.output, "mcptpass\n");
+        assert!(!s.output.contains(PASSWORD));
+        e.close_all().await;
+    });
+}
+
+#[test]
+fn key_with_passphrase() {
+    let bed = require_testbed!();
+    rt().block_on(async {
+        let e = engine(bed);
+        let err = e
+            .execute(
+                &req("fixture-passphrase", "true"),
+                &CancellationToken::new(),
+            )
+            .await
+            .expect_err("needs passphrase");
+        assert!(err.to_string().contains("passphrase"), "{err}");
+        let mut r = req("fixture-passphrase", "whoami");
+        r.password = Secret::new(PASSWORD);
+        let (s, _) = run_req(&e, r).await;
+        assert_eq!(s.output, "mcptkey\n");
+        e.close_all().await;
+    });
+}
+
+#[test]
+fn sudo_with_right_and_wrong_password() {
+    let bed = require_testbed!();
+    rt().block_on(async {
+        let e = engine(bed);
+        let mut r = req("fixture-sudo", "sudo -k; sudo whoami");
+        r.sudo_password = Secret::new(SUDO_PASSWORD);
+        let (s, _) = run_req(&e, r.clone()).await;
+        assert_eq!(
+            (s.output.as_str(), s.exit_code),
+            ("root\n", Some(0)),
+            "{s:?}"
+        );
+        r.sudo_password = Secret::new("not-the-password");
+        let started = std::time::Instant::now();
+        let (s, w) = run_req(&e, r.clone()).await;
+        assert_eq!(w, Waited::Finished);
+        assert_eq!(s.status, JobStatus::Failed, "{s:?}");
+        assert!(
+            s.error.as_deref().unwrap_or("").contains("sudo rejected"),
+            "{s:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(15));
+        // No password: the command waits for input instead of hanging until the timeout.
+        r.sudo_password = None;
+        let (s, w) = run_req(&e, r.clone()).await;
+        assert_eq!(w, Waited::AwaitingInput, "{s:?}");
+        assert_eq!(s.awaiting_input.as_ref().unwrap().kind, "sudo_password");
+        // The shell stays usable: the next command runs in a parallel shell or after Ctrl-C.
+        e.interrupt(&s.command_id);
+        let s = run(&e, "fixture-sudo", "echo still-here").await;
+        assert_eq!(s.output, "still-here\n");
+        for j in e.jobs.all() {
+            let snap = j.snapshot(1 << 20);
+            assert!(!snap.output.contains(SUDO_PASSWORD) && !snap.command.contains(SUDO_PASSWORD));
+        }
+        e.close_all().await;
+    });
+}
+
+#[test]
+fn timeout_returns_an_id_and_the_command_goes_on() {
+    let bed = require_testbed!();
+    rt().block_on(async {
+        let e = engine(bed);
+        let mut r = req(
+            "fixture",
+            "echo start; sleep 2; echo end; exit_5() { return 5; }; exit_5",
+        );
+        r.timeout = Duration::from_millis(500);
+        let (job, w) = e.execute(&r, &CancellationToken::new()).await.unwrap();
+        assert_eq!(w, Waited::TimedOut);
+        let s = job.snapshot(1 << 20);
+        assert_eq!(s.status, JobStatus::Running);
+        assert_eq!(s.output, "start\n");
+        // Meanwhile another command runs in a parallel shell, in the same directory.
+        let other = run(&e, "fixture", "echo parallel").await;
+        assert_eq!(other.output, "parallel\n");
+        assert!(
+            other.notes.iter().any(|n| n.contains("parallel shell")),
+            "{other:?}"
+        );
+        let w = job
+            .wait(
+                tokio::time::Instant::now() + Duration::from_secs(10),
+                &CancellationToken::new(),
+            )
+            .await;
+        assert_eq!(w, Waited::Finished);
+        let s = job.snapshot(1 << 20);
+        assert_eq!((s.output.as_str(), s.exit_code), ("start\nend\n", Some(5)));
+        // Interrupting a long command leaves the shell usable.
+        let mut r = req("fixture", "sleep 100");
+        r.timeout = Duration::from_millis(200);
+        let (job, _) = e.execute(&r, &CancellationToken::new()).await.unwrap();
+        assert!(e.interrupt(&job.id));
+        let w = job
+            .wait(
+                tokio::time::Instant::now() + Duration::from_secs(5),
+                &CancellationToken::new(),
+            )
+            .await;
+        assert_eq!(w, Waited::Finished);
+        let s = job.snapshot(1000);
+        assert_eq!((s.status, s.exit_code), (JobStatus::Interrupted, Some(130)));
+        let s = run(&e, "fixture", "echo usable").await;
+        assert_eq!(s.output, "usable\n");
+        e.close_all().await;
+    });
+}
+
+#[test]
+fn unknown_and_changed_host_keys_are_refused() {
+    let bed = require_testbed!();
+    rt().block_on(async {
+        let e = engine(bed);
+        for host in ["fixture-unknown", "fixture-strict", "fixture-changed"] {
+            let err = e
+                .execute(
+                    &req(host, "touch /tmp/mcpt-hostkey-ran"),
+                    &CancellationToken::new(),
+                )
+                .await
+                .expect_err("host key must be refused");
+            let msg = err.to_string();
+            assert!(msg.contains("host key"), "{host}: {msg}");
+            assert!(msg.contains(bed.host_key_fingerprint()), "{host}: {msg}");
+        }
+        assert!(!std::path::Path::new("/tmp/mcpt-hostkey-ran").exists());
+        e.close_all().await;
+    });
+}
+
+#[test]
+fn option_injection_is_refused_and_runs_nothing() {
+    let bed = require_testbed!();
+    rt().block_on(async {
+        let e = engine(bed);
+        let marker = "/tmp/mcpt-injection-ran";
+        let _ = std::fs::remove_file(marker);
+        for (host, user) in [
+            (format!("-oProxyCommand=touch {marker}"), None),
+            (
+                "fixture".to_string(),
+                Some(format!("-oProxyCommand=touch {marker}")),
+            ),
+            ("fix ture".to_string(), None),
+            ("fixture\n-v".to_string(), None),
+        ] {
+            let mut r = req(&host, "true");
+            r.username = user;
+            let err = e
+                .execute(&r, &CancellationToken::new())
+                .await
+                .expect_err("must be refused");
+            assert!(err.to_string().starts_with("invalid"), "{err}");
+        }
+        assert!(!std::path::Path::new(marker).exists());
+        e.close_all().await;
+    });
+}
