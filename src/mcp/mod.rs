@@ -5,6 +5,7 @@
 //! could not do it" and say what to do next.
 
 pub mod commands;
+pub mod interactive;
 pub mod params;
 pub mod sessions;
 pub mod text;
@@ -29,7 +30,7 @@ impl SshServer {
     pub fn new(engine: Arc<SessionManager>) -> Self {
         SshServer {
             engine,
-            tool_router: Self::command_tools() + Self::session_tools(),
+            tool_router: Self::command_tools() + Self::session_tools() + Self::interactive_tools(),
         }
     }
 }

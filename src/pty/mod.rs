@@ -6,6 +6,8 @@
 //! or the reader would never see EOF. The writer is kept for the child's whole life, because
 //! dropping it types a newline and Ctrl-D into the terminal.
 
+pub mod tail;
+
 use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

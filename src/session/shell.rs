@@ -19,6 +19,7 @@ use crate::expect::{
     starts_nested_shell,
 };
 use crate::jobs::{Job, JobStatus};
+use crate::pty::tail::RawTail;
 use crate::pty::{PtyOutput, PtyProcess};
 use crate::secret::{Secret, redact};
 use crate::session::encode::{
@@ -84,7 +85,12 @@ struct Shared {
     busy: AtomicBool,
     alive: AtomicBool,
     info: Mutex<ShellInfo>,
+    /// Raw terminal output, for the screen model of interactive tools.
+    raw: Arc<Mutex<RawTail>>,
 }
+
+/// Raw output kept per shell for `read_screen`.
+const RAW_TAIL: usize = 256 * 1024;
 
 /// A handle to a shell actor.
 pub struct ShellHandle {
@@ -230,6 +236,7 @@ impl ShellHandle {
             busy: AtomicBool::new(false),
             alive: AtomicBool::new(true),
             info: Mutex::new(info.clone()),
+            raw: Arc::new(Mutex::new(RawTail::new(RAW_TAIL))),
         });
         let (tx, req_rx) = mpsc::unbounded_channel();
         let pid = proc.pid();
@@ -289,6 +296,11 @@ impl ShellHandle {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// The shell's raw terminal output (last 256 KiB), for a screen model.
+    pub fn raw_output(&self) -> Arc<Mutex<RawTail>> {
+        self.shared.raw.clone()
     }
 
     /// Runs a command in a claimed shell.
@@ -453,6 +465,11 @@ impl Actor {
 
     fn on_output(&mut self, bytes: &[u8]) {
         self.last_output = Instant::now();
+        self.shared
+            .raw
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(bytes);
         let mut events = std::mem::take(&mut self.events);
         events.clear();
         self.stripper.feed(bytes, &mut events);
