@@ -47,6 +47,9 @@ pub enum PromptKind {
     /// ...`/`Type ...` (e.g. `Enter your name: `), or a short question ending in `? ` (<= 80
     /// chars, not containing `|`, not SQL-ish, not a URL).
     Input,
+    /// A full-screen program (vim, less, top...) holds the terminal's alternate screen: drive it
+    /// with read_screen / send_keys. Not produced by `classify`; the shell reports it.
+    FullScreen,
 }
 
 /// A request for input found on the screen.

@@ -244,6 +244,7 @@ pub fn prompt_kind_name(k: &crate::expect::PromptKind) -> &'static str {
         K::PressKey => "press_key",
         K::Pager => "pager",
         K::Input => "user_input",
+        K::FullScreen => "interactive",
     }
 }
 

@@ -600,7 +600,7 @@ impl Actor {
             return None;
         }
         let partial = self.stripper.partial_line();
-        if partial.trim().is_empty() {
+        if partial.trim().is_empty() && !self.stripper.in_alternate_screen() {
             return None;
         }
         Some(self.last_output + SETTLE)
@@ -623,7 +623,19 @@ impl Actor {
     fn check_prompts(&mut self, settled: bool) {
         let lines = self.lines;
         let Some(r) = &mut self.running else { return };
-        if r.nested.is_some() || r.answered_line == Some(lines) {
+        if r.nested.is_some() {
+            return;
+        }
+        // A full-screen program redraws without new lines; it waits whenever it is quiet.
+        if settled && self.stripper.in_alternate_screen() {
+            let prompt = Prompt {
+                kind: PromptKind::FullScreen,
+                text: "full-screen program; use read_screen and send_keys".into(),
+            };
+            Self::await_input(r, prompt, lines);
+            return;
+        }
+        if r.answered_line == Some(lines) {
             return;
         }
         let partial = self.stripper.partial_line();
