@@ -401,3 +401,102 @@ fn option_injection_is_refused_and_runs_nothing() {
         e.close_all().await;
     });
 }
+
+fn mcptkey_req(host: &str, command: &str) -> ExecRequest {
+    ExecRequest {
+        username: Some("mcptkey".into()),
+        ..req(host, command)
+    }
+}
+
+#[test]
+fn killed_master_or_shell_is_replaced_on_next_use() {
+    let bed = require_testbed!();
+    rt().block_on(async {
+        let e = engine(bed);
+        // Own host names (any name reaches the bed), so that killing by name hits only ours.
+        let (s, _) = run_req(&e, mcptkey_req("killmaster", "cd /tmp; echo $$")).await;
+        assert_eq!(s.exit_code, Some(0));
+        let st = std::process::Command::new("pkill")
+            .args(["-KILL", "-f", "ssh .* -M -N .*-- killmaster$"])
+            .status()
+            .unwrap();
+        assert!(st.success(), "no master found to kill");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let (s, _) = run_req(&e, mcptkey_req("killmaster", "echo back; pwd")).await;
+        assert_eq!(s.output, "back\n/tmp\n", "{s:?}");
+        assert!(s.notes.iter().any(|n| n.contains("reset")), "{s:?}");
+
+        // Kill the remote shell itself (from another connection).
+        let (s, _) = run_req(&e, mcptkey_req("killshell", "echo $$")).await;
+        let pid = s.output.trim().to_string();
+        let (code, _, err) = bed.ssh(&["fixture", "kill", "-9", &pid]);
+        assert_eq!(code, 0, "{err}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let (s, _) = run_req(&e, mcptkey_req("killshell", "echo again")).await;
+        assert_eq!(s.output, "again\n");
+        assert!(s.notes.iter().any(|n| n.contains("reset")), "{s:?}");
+
+        // `exit` ends the shell on purpose; the next command gets a new one.
+        let (s, _) = run_req(&e, mcptkey_req("killshell", "exit 4")).await;
+        assert_eq!(
+            (s.status, s.exit_code),
+            (JobStatus::Completed, Some(4)),
+            "{s:?}"
+        );
+        let (s, _) = run_req(&e, mcptkey_req("killshell", "echo fresh")).await;
+        assert_eq!(s.output, "fresh\n");
+        e.close_all().await;
+    });
+}
+
+#[test]
+fn sshd_restart_is_survived() {
+    let bed = common::require_private_testbed!();
+    rt().block_on(async {
+        let e = engine(&bed);
+        let s = run(&e, "fixture", "echo before").await;
+        assert_eq!(s.output, "before\n");
+        bed.restart().expect("restart sshd");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let s = run(&e, "fixture", "echo after").await;
+        assert_eq!(s.output, "after\n");
+        assert!(s.notes.iter().any(|n| n.contains("reset")), "{s:?}");
+        e.close_all().await;
+    });
+}
+
+#[test]
+fn nested_shells_get_the_marker_and_exit_returns() {
+    let bed = require_testbed!();
+    rt().block_on(async {
+        let e = engine(bed);
+        let mut r = req("fixture-sudo", "sudo -i");
+        r.sudo_password = Secret::new(SUDO_PASSWORD);
+        let (s, w) = run_req(&e, r).await;
+        assert_eq!(w, Waited::Finished, "{s:?}");
+        assert!(s.notes.iter().any(|n| n.contains("new shell")), "{s:?}");
+        let s = run(&e, "fixture-sudo", "whoami; cd /root && pwd; false").await;
+        assert_eq!(
+            (s.output.as_str(), s.exit_code),
+            ("root\n/root\n", Some(1)),
+            "{s:?}"
+        );
+        let s = run(&e, "fixture-sudo", "exit").await;
+        assert!(
+            s.notes.iter().any(|n| n.contains("back in the shell")),
+            "{s:?}"
+        );
+        let s = run(&e, "fixture-sudo", "whoami").await;
+        assert_eq!(s.output, "mcptsudo\n");
+
+        // A plain nested bash inside dash, and back.
+        run(&e, "fixture-dash", "bash").await;
+        let s = run(&e, "fixture-dash", "echo ${BASH_VERSION:+bash}").await;
+        assert_eq!(s.output, "bash\n", "{s:?}");
+        run(&e, "fixture-dash", "exit").await;
+        let s = run(&e, "fixture-dash", "echo ${BASH_VERSION:-dash}").await;
+        assert_eq!(s.output, "dash\n", "{s:?}");
+        e.close_all().await;
+    });
+}

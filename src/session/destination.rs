@@ -109,8 +109,9 @@ impl Destination {
                 "the previous shell was lost ({why}); this command runs in a new shell, so the working directory, variables and other shell state were reset"
             ));
         }
-        if let Some(first) = g.shells.iter().find(|s| s.is_alive()) {
-            g.last_cwd = first.info().cwd.or(g.last_cwd.take());
+        // The main shell's directory, even if that shell just died: the next main shell starts there.
+        if let Some(cwd) = g.shells.first().and_then(|s| s.info().cwd) {
+            g.last_cwd = Some(cwd);
         }
         g.shells.retain(|s| s.is_alive());
         if let Some(s) = g.shells.iter().find(|s| s.try_claim()).cloned() {

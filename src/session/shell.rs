@@ -513,6 +513,12 @@ impl Actor {
         } else {
             text
         };
+        // The shell's own goodbye is not the command's output.
+        let text = if is_exit_command(&r.command) {
+            strip_goodbye(text)
+        } else {
+            text
+        };
         let secrets: Vec<&Secret> = r.options.secrets.iter().collect();
         let clean = if secrets.is_empty() {
             text
@@ -788,13 +794,29 @@ fn push_recent(recent: &mut String, text: &str) {
     }
 }
 
-/// `exit`, `exit 3`, `logout`: the shell is meant to end.
+/// Drops the `logout` / `exit` line a shell prints as it ends.
+fn strip_goodbye(text: String) -> String {
+    for bye in ["logout\n", "exit\n"] {
+        if text == bye {
+            return String::new();
+        }
+        if let Some(rest) = text.strip_suffix(bye)
+            && rest.ends_with('\n')
+        {
+            return rest.to_string();
+        }
+    }
+    text
+}
+
+/// A command with an `exit`, `exit 3` or `logout` statement: the shell may be meant to end.
 fn is_exit_command(command: &str) -> bool {
-    let c = command.trim();
-    let first = c.split([';', '&', '|', '\n']).next().unwrap_or("").trim();
-    let mut words = first.split_whitespace();
-    matches!(words.next(), Some("exit" | "logout"))
-        && words.next().is_none_or(|w| w.parse::<i32>().is_ok())
+    command.split([';', '&', '|', '\n']).any(|stmt| {
+        let mut words = stmt.split_whitespace();
+        matches!(words.next(), Some("exit" | "logout"))
+            && words.next().is_none_or(|w| w.parse::<i32>().is_ok())
+            && words.next().is_none()
+    })
 }
 
 #[cfg(test)]
@@ -808,5 +830,6 @@ mod tests {
         assert!(is_exit_command("logout"));
         assert!(!is_exit_command("exitcode"));
         assert!(!is_exit_command("echo exit"));
+        assert!(is_exit_command("echo err >&2; exit 3"));
     }
 }

@@ -1,0 +1,102 @@
+//! The `exec` subcommand: same engine, output on stdout, the remote exit code as ours.
+
+mod common;
+
+use std::process::Command;
+
+use common::require_testbed;
+
+fn exe() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_mcp-ssh-session"))
+}
+
+#[test]
+fn exec_prints_output_and_returns_the_exit_code() {
+    let bed = require_testbed!();
+    let cfg = bed.ssh_config().to_str().unwrap();
+    let out = exe()
+        .args([
+            "--ssh-config",
+            cfg,
+            "exec",
+            "fixture",
+            "--",
+            "cd /tmp && pwd",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "/tmp\n");
+    assert_eq!(out.status.code(), Some(0));
+    let out = exe()
+        .args([
+            "--ssh-config",
+            cfg,
+            "exec",
+            "fixture",
+            "--",
+            "echo",
+            "err",
+            ">&2;",
+            "exit",
+            "3",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "err\n");
+    assert_eq!(out.status.code(), Some(3));
+}
+
+#[test]
+fn exec_reports_errors_clearly() {
+    let bed = require_testbed!();
+    let cfg = bed.ssh_config().to_str().unwrap();
+    let out = exe()
+        .args([
+            "--ssh-config",
+            cfg,
+            "exec",
+            "-oProxyCommand=touch /tmp/mcpt-cli-x",
+            "--",
+            "true",
+        ])
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(!std::path::Path::new("/tmp/mcpt-cli-x").exists());
+    let out = exe()
+        .args(["--ssh-config", cfg, "exec", "fix ture", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(255));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("invalid host"), "{err}");
+    // Secrets come from a named environment variable, never from argv.
+    let out = exe()
+        .env("MCPT_PW", common::testbed::PASSWORD)
+        .args([
+            "--ssh-config",
+            cfg,
+            "exec",
+            "--password-env",
+            "MCPT_PW",
+            "fixture-pass",
+            "--",
+            "whoami",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "mcptpass\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn help_and_version() {
+    let out = exe().arg("--version").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains(env!("CARGO_PKG_VERSION")));
+    let out = exe().arg("--help").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("exec"));
+}
