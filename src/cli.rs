@@ -85,9 +85,12 @@ pub async fn exec(config: Config, req: ExecRequest) -> ExitCode {
             c2.cancel();
         }
     });
-    let code = match engine.execute(&req, &cancel).await {
-        Ok((job, waited)) => {
+    let code = match engine.start(&req, &cancel).await {
+        Ok(job) => {
+            let deadline = tokio::time::Instant::now() + req.timeout;
+            let (waited, _) = stream_output(&job, deadline, &cancel).await;
             if waited == Waited::Cancelled {
+                engine.interrupt(&job.id);
                 let _ = job
                     .wait(
                         tokio::time::Instant::now() + Duration::from_secs(2),
@@ -95,11 +98,7 @@ pub async fn exec(config: Config, req: ExecRequest) -> ExitCode {
                     )
                     .await;
             }
-            let snap = job.snapshot(usize::MAX / 4);
-            use std::io::Write;
-            let mut out = std::io::stdout().lock();
-            let _ = out.write_all(snap.output.as_bytes());
-            let _ = out.flush();
+            let snap = job.snapshot(0);
             for n in &snap.notes {
                 eprintln!("note: {n}");
             }
@@ -115,7 +114,7 @@ pub async fn exec(config: Config, req: ExecRequest) -> ExitCode {
                         );
                     } else {
                         eprintln!(
-                            "mcp-ssh-session: still running after {}s; giving up",
+                            "mcp-ssh-session: still running after {}s; interrupting it",
                             req.timeout.as_secs()
                         );
                     }
@@ -133,4 +132,46 @@ pub async fn exec(config: Config, req: ExecRequest) -> ExitCode {
     };
     engine.close_all().await;
     ExitCode::from(code as u8)
+}
+
+/// Copies a job's output to stdout as it arrives, until it ends, waits for input, times out
+/// or is cancelled. Returns how the wait ended and the bytes written.
+async fn stream_output(
+    job: &crate::jobs::Job,
+    deadline: tokio::time::Instant,
+    cancel: &CancellationToken,
+) -> (Waited, u64) {
+    use std::io::Write;
+    let mut rx = job.subscribe();
+    let mut offset = 0u64;
+    loop {
+        // Status before draining: output pushed when the job finishes is then drained too.
+        let status = job.status();
+        // Completed lines first; the unterminated last line only once the command is over.
+        loop {
+            let slice = job.read_output(offset, 1 << 20);
+            if slice.text.is_empty() {
+                break;
+            }
+            offset = slice.offset + slice.text.len() as u64;
+            let mut out = std::io::stdout().lock();
+            if out.write_all(slice.text.as_bytes()).is_err() {
+                return (Waited::Cancelled, offset);
+            }
+            let _ = out.flush();
+        }
+        if !status.is_active() {
+            return (Waited::Finished, offset);
+        }
+        if status == crate::jobs::JobStatus::AwaitingInput {
+            let partial = job.with_state(|s| s.partial.clone());
+            let _ = std::io::stdout().write_all(partial.as_bytes());
+            return (Waited::AwaitingInput, offset);
+        }
+        tokio::select! {
+            r = rx.changed() => if r.is_err() { return (Waited::Finished, offset) },
+            _ = tokio::time::sleep_until(deadline) => return (Waited::TimedOut, offset),
+            _ = cancel.cancelled() => return (Waited::Cancelled, offset),
+        }
+    }
 }
