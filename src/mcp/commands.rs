@@ -20,32 +20,32 @@ use crate::session::ExecRequest;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct ExecuteCommandParams {
-    /// Host name, IP, or an alias from ~/.ssh/config.
+    /// Host, IP or ssh config alias.
     pub host: String,
-    /// Shell command; runs in the host's persistent shell (cd/export persist).
+    /// Shell command (cd/export persist).
     pub command: String,
-    /// Login user (default: from ssh config, else the local user).
+    /// Login user.
     #[serde(default, deserialize_with = "opt_string")]
     pub username: Option<String>,
-    /// Login password, typed at ssh's prompt (prefer keys/agent).
+    /// Login password.
     #[serde(default, deserialize_with = "opt_string")]
     pub password: Option<String>,
     /// Private key file.
     #[serde(default, deserialize_with = "opt_string")]
     pub key_filename: Option<String>,
-    /// SSH port (default: from ssh config, else 22).
+    /// SSH port.
     #[serde(default, deserialize_with = "opt_port")]
     pub port: Option<u16>,
-    /// Enable password for network devices (not yet supported).
+    /// Network device enable password (not yet supported).
     #[serde(default, deserialize_with = "opt_string")]
     pub enable_password: Option<String>,
-    /// Command that enters privileged mode on network devices.
+    /// Network device enable command.
     #[serde(default = "default_enable_command")]
     pub enable_command: String,
     /// Typed once when sudo asks for a password.
     #[serde(default, deserialize_with = "opt_string")]
     pub sudo_password: Option<String>,
-    /// Seconds to wait; then the command keeps running and a command_id is returned.
+    /// Seconds to wait; the command then continues in the background.
     #[serde(default, deserialize_with = "opt_u64")]
     #[schemars(default = "default_timeout_30")]
     pub timeout: Option<u64>,
@@ -63,9 +63,9 @@ fn default_timeout_300() -> Option<u64> {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct ExecuteAsyncParams {
-    /// Host name, IP, or an alias from ~/.ssh/config.
+    /// Host, IP or ssh config alias.
     pub host: String,
-    /// Shell command to start in the background.
+    /// Shell command.
     pub command: String,
     /// Login user.
     #[serde(default, deserialize_with = "opt_string")]
@@ -79,7 +79,7 @@ pub struct ExecuteAsyncParams {
     /// SSH port.
     #[serde(default, deserialize_with = "opt_port")]
     pub port: Option<u16>,
-    /// Seconds after which the command is interrupted (Ctrl-C).
+    /// Seconds before Ctrl-C.
     #[serde(default, deserialize_with = "opt_u64")]
     #[schemars(default = "default_timeout_300")]
     pub timeout: Option<u64>,
@@ -87,7 +87,7 @@ pub struct ExecuteAsyncParams {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct CommandIdParams {
-    /// Id returned by execute_command / execute_command_async.
+    /// Command id.
     pub command_id: String,
 }
 
@@ -95,10 +95,10 @@ pub struct CommandIdParams {
 pub struct OutputParams {
     /// Command id.
     pub command_id: String,
-    /// Byte offset to start at.
+    /// Byte offset.
     #[serde(default, deserialize_with = "opt_u64")]
     pub offset: Option<u64>,
-    /// Bytes to read (default 50000).
+    /// Bytes to read.
     #[serde(default, deserialize_with = "opt_u64")]
     pub length: Option<u64>,
 }
@@ -107,13 +107,13 @@ pub struct OutputParams {
 pub struct SendInputParams {
     /// Command id.
     pub command_id: String,
-    /// Text to type; `\n` (literal backslash-n too) is Enter.
+    /// Text to type; \\n is Enter.
     pub input_text: String,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct HistoryParams {
-    /// Most recent entries to list.
+    /// Entries to list.
     #[serde(default, deserialize_with = "opt_u64")]
     #[schemars(default = "default_history")]
     pub limit: Option<u64>,
@@ -138,6 +138,15 @@ pub struct CommandEntry {
     pub started_at: String,
     pub ended_at: Option<String>,
     pub duration_ms: u64,
+}
+
+/// A command started in the background.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Started {
+    pub command_id: String,
+    pub session: String,
+    pub status: JobStatus,
+    pub notes: Vec<String>,
 }
 
 /// A slice of a command's output.
@@ -292,7 +301,7 @@ impl SshServer {
     /// Start a command in the background and return its command_id at once.
     #[tool(
         title = "Start a background command",
-        output_schema = schema_for_output::<JobSnapshot>(),
+        output_schema = schema_for_output::<Started>(),
         annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
     )]
     async fn execute_command_async(
@@ -333,12 +342,17 @@ impl SshServer {
                 engine.interrupt(&j.id);
             }
         });
-        let snap = self.snapshot(&job);
+        let started = Started {
+            command_id: job.id.clone(),
+            session: job.session.clone(),
+            status: job.status(),
+            notes: job.with_state(|s| s.notes.clone()),
+        };
         let text = format!(
             "Command started with ID: {id}\nUse get_command_status('{id}') to check progress.\n",
-            id = snap.command_id
+            id = started.command_id
         );
-        result(text, &snap)
+        result(text, &started)
     }
 
     /// Status, exit code and output so far of a command.

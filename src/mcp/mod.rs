@@ -7,6 +7,7 @@
 pub mod commands;
 pub mod interactive;
 pub mod params;
+pub mod schema;
 pub mod sessions;
 pub mod text;
 
@@ -28,9 +29,14 @@ pub struct SshServer {
 
 impl SshServer {
     pub fn new(engine: Arc<SessionManager>) -> Self {
+        let mut tool_router =
+            Self::command_tools() + Self::session_tools() + Self::interactive_tools();
+        for route in tool_router.map.values_mut() {
+            schema::compact(&mut route.attr);
+        }
         SshServer {
             engine,
-            tool_router: Self::command_tools() + Self::session_tools() + Self::interactive_tools(),
+            tool_router,
         }
     }
 }

@@ -16,26 +16,26 @@ use crate::session::SessionInfo;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct SessionParams {
-    /// Host as used in execute_command.
+    /// Host, as in execute_command.
     pub host: String,
-    /// Only the session of this user.
+    /// Login user.
     #[serde(default, deserialize_with = "opt_string")]
     pub username: Option<String>,
-    /// Only the session on this port.
+    /// SSH port.
     #[serde(default, deserialize_with = "opt_port")]
     pub port: Option<u16>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct SessionInputParams {
-    /// Host as used in execute_command.
+    /// Host, as in execute_command.
     pub host: String,
-    /// Raw text for the session's main shell (no escape conversion).
+    /// Raw text for the main shell.
     pub input_text: String,
-    /// User of the session.
+    /// Login user.
     #[serde(default, deserialize_with = "opt_string")]
     pub username: Option<String>,
-    /// Port of the session.
+    /// SSH port.
     #[serde(default, deserialize_with = "opt_port")]
     pub port: Option<u16>,
 }

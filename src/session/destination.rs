@@ -43,6 +43,15 @@ pub struct Destination {
     pub key: SessionKey,
     inner: tokio::sync::Mutex<Inner>,
     label: std::sync::Mutex<String>,
+    /// A copy of the shell list for readers that must not wait while a shell or master
+    /// starts (listings, read_screen): updated whenever the list changes.
+    view: std::sync::Mutex<View>,
+}
+
+#[derive(Default, Clone)]
+struct View {
+    shells: Vec<Arc<ShellHandle>>,
+    connected: bool,
 }
 
 struct Inner {
@@ -77,7 +86,14 @@ impl Destination {
                 last_cwd: None,
             }),
             label: std::sync::Mutex::new(label),
+            view: std::sync::Mutex::new(View::default()),
         }
+    }
+
+    fn publish(&self, g: &Inner) {
+        let mut v = self.view.lock().unwrap_or_else(|e| e.into_inner());
+        v.shells = g.shells.clone();
+        v.connected = g.master.is_some();
     }
 
     /// `user@host:port` (resolved by `ssh -G` once known).
@@ -114,6 +130,7 @@ impl Destination {
             g.last_cwd = Some(cwd);
         }
         g.shells.retain(|s| s.is_alive());
+        self.publish(&g);
         if let Some(s) = g.shells.iter().find(|s| s.try_claim()).cloned() {
             if !Arc::ptr_eq(&s, &g.shells[0]) {
                 notes.push(parallel_note(&g.shells[0], s.index));
@@ -135,6 +152,7 @@ impl Destination {
 
         if g.resolved.is_none() {
             let r = resolve::resolve(ssh, &g.target).await?;
+            tracing::debug!(host = %g.target.host, "resolved with ssh -G");
             *self.label.lock().unwrap_or_else(|e| e.into_inner()) = r.label(&g.target.host);
             g.resolved = Some(r);
         }
@@ -216,19 +234,23 @@ impl Destination {
             notes.push(parallel_note(&g.shells[0], index));
         }
         g.shells.push(shell.clone());
+        self.publish(&g);
         Ok(Acquired { shell, notes })
     }
 
-    /// Shells for listings: (index, alive, busy, info).
-    pub fn shells_snapshot(&self) -> Option<Vec<Arc<ShellHandle>>> {
-        self.inner.try_lock().ok().map(|g| g.shells.clone())
+    /// The shells, main first; never waits for a connection in progress.
+    pub fn shells_snapshot(&self) -> Vec<Arc<ShellHandle>> {
+        self.view
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .shells
+            .clone()
     }
 
-    pub fn is_connected(&self) -> Option<bool> {
-        self.inner
-            .try_lock()
-            .ok()
-            .map(|g| g.master.is_some() && g.shells.iter().any(|s| s.is_alive()))
+    /// A master is up and some shell is alive.
+    pub fn is_connected(&self) -> bool {
+        let v = self.view.lock().unwrap_or_else(|e| e.into_inner());
+        v.connected && v.shells.iter().any(|s| s.is_alive())
     }
 
     /// Closes every shell and the master.
@@ -237,6 +259,7 @@ impl Destination {
         for s in g.shells.drain(..) {
             s.close();
         }
+        *self.view.lock().unwrap_or_else(|e| e.into_inner()) = View::default();
         if let Some(m) = g.master.take() {
             // Give shells a moment to hang up cleanly before the master goes.
             tokio::time::sleep(Duration::from_millis(20)).await;

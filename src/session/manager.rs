@@ -240,11 +240,11 @@ impl SessionManager {
         let mut out: Vec<SessionInfo> = dests
             .iter()
             .map(|d| {
-                let shells = d.shells_snapshot().unwrap_or_default();
+                let shells = d.shells_snapshot();
                 SessionInfo {
                     session: d.label(),
                     host: d.key.host.clone(),
-                    connected: d.is_connected().unwrap_or(false),
+                    connected: d.is_connected(),
                     shells: shells
                         .iter()
                         .map(|s| {
@@ -334,8 +334,59 @@ impl SessionManager {
         };
         dests
             .iter()
-            .filter_map(|d| d.shells_snapshot())
-            .flat_map(|v| v.into_iter())
+            .flat_map(|d| d.shells_snapshot())
             .find(|s| s.is_alive())
+    }
+}
+
+impl SessionManager {
+    /// The live shells of the sessions matching host (and user/port when given), each with
+    /// its session label, in shell order (the main shell first). Empty when there is no
+    /// session. A destination that is busy starting a shell is waited for briefly; its shells
+    /// that run commands are known without waiting.
+    pub async fn live_shells(
+        &self,
+        host: &str,
+        username: Option<&str>,
+        port: Option<u16>,
+    ) -> Result<Vec<(String, Arc<ShellHandle>)>> {
+        let target = self.target(host, username, port, None)?;
+        let dests: Vec<Arc<Destination>> = {
+            let g = self.dests.lock().unwrap_or_else(|e| e.into_inner());
+            g.iter()
+                .filter(|(k, _)| {
+                    k.host == target.host
+                        && (target.user.is_none() || k.user == target.user)
+                        && (target.port.is_none() || k.port == target.port)
+                })
+                .map(|(_, d)| d.clone())
+                .collect()
+        };
+        let mut out: Vec<(String, Arc<ShellHandle>)> = Vec::new();
+        for d in dests {
+            let label = d.label();
+            let mut shells = d.shells_snapshot();
+            // Shells running this destination's commands, should its list still be locked.
+            let running: Vec<Arc<ShellHandle>> = {
+                let g = self.job_shells.lock().unwrap_or_else(|e| e.into_inner());
+                g.iter()
+                    .filter(|(id, _)| {
+                        self.jobs
+                            .get(id)
+                            .is_some_and(|j| j.session == label && j.status().is_active())
+                    })
+                    .filter_map(|(_, w)| w.upgrade())
+                    .collect()
+            };
+            for s in running {
+                if !shells.iter().any(|x| Arc::ptr_eq(x, &s)) {
+                    shells.push(s);
+                }
+            }
+            shells.retain(|s| s.is_alive());
+            shells.sort_by_key(|s| s.index);
+            out.extend(shells.into_iter().map(|s| (label.clone(), s)));
+        }
+        Ok(out)
     }
 }

@@ -231,6 +231,7 @@ impl ShellHandle {
                 }
             }
         }
+        tracing::debug!(login_shell = ?info.login_shell, depth = info.depth, "shell ready");
         let (rx, stripper, _pending) = expect.into_parts();
         let shared = Arc::new(Shared {
             busy: AtomicBool::new(false),
@@ -442,6 +443,7 @@ impl Actor {
         self.set_current(Some(job.id.clone()));
         // Output that arrived while idle (a background job's message) is not this command's.
         self.stripper.take_partial_line();
+        self.stripper.reset_painted();
         self.recent.clear();
         self.write(&encode::command_line(&command));
         self.last_output = Instant::now();
@@ -606,7 +608,10 @@ impl Actor {
             return None;
         }
         let partial = self.stripper.partial_line();
-        if partial.trim().is_empty() && !self.stripper.in_alternate_screen() {
+        if partial.trim().is_empty()
+            && !self.stripper.in_alternate_screen()
+            && !self.stripper.painted_screen()
+        {
             return None;
         }
         Some(self.last_output + SETTLE)
@@ -633,7 +638,7 @@ impl Actor {
             return;
         }
         // A full-screen program redraws without new lines; it waits whenever it is quiet.
-        if settled && self.stripper.in_alternate_screen() {
+        if settled && (self.stripper.in_alternate_screen() || self.stripper.painted_screen()) {
             let prompt = Prompt {
                 kind: PromptKind::FullScreen,
                 text: "full-screen program; use read_screen and send_keys".into(),

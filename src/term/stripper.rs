@@ -79,6 +79,17 @@ impl Stripper {
     pub fn in_alternate_screen(&self) -> bool {
         self.line.alt_screen
     }
+
+    /// True once the output addressed the cursor or erased the display (`CSI H`, `CSI J`):
+    /// a screen-painting program such as `top` or `watch`, even without the alternate screen.
+    pub fn painted_screen(&self) -> bool {
+        self.line.painted
+    }
+
+    /// Forget [`painted_screen`](Self::painted_screen) (a new command starts).
+    pub fn reset_painted(&mut self) {
+        self.line.painted = false;
+    }
 }
 
 /// The editable current line and the little terminal state that outlives one `feed`.
@@ -88,6 +99,7 @@ struct Line {
     chars: Vec<char>,
     col: usize,
     alt_screen: bool,
+    painted: bool,
 }
 
 /// Borrows the line for one `feed` call and collects its output.
@@ -231,7 +243,8 @@ impl Perform for Performer<'_> {
                 let end = (line.col + count(params, 1)).min(line.chars.len());
                 line.chars[start..end].fill(' ');
             }
-            // SGR, cursor addressing, erase in display...: a line model has no use for them.
+            (_, 'H' | 'f' | 'J') => self.line.painted = true,
+            // SGR and the rest: a line model has no use for them.
             _ => {}
         }
     }
@@ -472,6 +485,18 @@ mod tests {
         check(b"\x1b]7770\x07", &[m("")], "");
         // Another OSC that merely starts with the same digits is not ours.
         check(b"\x1b]77701;x\x07z", &[], "z");
+    }
+
+    #[test]
+    fn cursor_addressing_marks_a_painted_screen() {
+        let mut s = Stripper::new();
+        let mut out = Vec::new();
+        s.feed(b"plain\r\n", &mut out);
+        assert!(!s.painted_screen());
+        s.feed(b"\x1b[H\x1b[2Jtop - 10:00", &mut out);
+        assert!(s.painted_screen());
+        s.reset_painted();
+        assert!(!s.painted_screen());
     }
 
     #[test]
