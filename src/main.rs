@@ -25,10 +25,13 @@ fn main() -> ExitCode {
         ),
         None => (None, None),
     };
+    // rmcp logs whole requests, tool arguments (passwords) included, at debug level: it is
+    // capped at info whatever RUST_LOG says, so secrets never reach the log.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "warn".into())
+        .add_directive("rmcp=info".parse().expect("valid directive"));
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .init();

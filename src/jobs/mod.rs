@@ -270,25 +270,31 @@ impl JobRegistry {
         let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         g.1.push_back(job.id.clone());
         g.0.insert(job.id.clone(), job);
-        // Forget the oldest finished jobs beyond the limit; active ones are never dropped.
+        self.prune(&mut g);
+    }
+
+    /// Forgets the oldest finished jobs beyond the limit; active ones are never dropped. Run on
+    /// every insert and listing, since jobs finish between inserts.
+    fn prune(&self, g: &mut JobTable) {
         let finished = g.0.values().filter(|j| !j.status().is_active()).count();
         let mut excess = finished.saturating_sub(self.limit);
-        if excess > 0 {
-            let (map, order) = &mut *g;
-            order.retain(|id| {
-                if excess == 0 {
-                    return true;
-                }
-                match map.get(id) {
-                    Some(j) if !j.status().is_active() => {
-                        map.remove(id);
-                        excess -= 1;
-                        false
-                    }
-                    _ => true,
-                }
-            });
+        if excess == 0 {
+            return;
         }
+        let (map, order) = g;
+        order.retain(|id| {
+            if excess == 0 {
+                return true;
+            }
+            match map.get(id) {
+                Some(j) if !j.status().is_active() => {
+                    map.remove(id);
+                    excess -= 1;
+                    false
+                }
+                _ => true,
+            }
+        });
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<Job>> {
@@ -298,7 +304,8 @@ impl JobRegistry {
 
     /// Jobs in start order, newest last.
     pub fn all(&self) -> Vec<Arc<Job>> {
-        let g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        self.prune(&mut g);
         g.1.iter().filter_map(|id| g.0.get(id).cloned()).collect()
     }
 }
@@ -348,10 +355,13 @@ mod tests {
             j.finish(JobStatus::Completed, Some(0), None);
             reg.insert(j);
         }
+        let late = Job::new("s".into(), "late".into(), OutputBuffer::new(100, None, 0));
+        reg.insert(late.clone());
+        late.finish(JobStatus::Completed, Some(0), None);
         let all = reg.all();
-        assert_eq!(all.len(), 4);
+        assert_eq!(all.len(), 4, "3 finished and the running one");
         assert!(reg.get(&running.id).is_some());
-        assert_eq!(all.last().unwrap().command, "c9");
+        assert_eq!(all.last().unwrap().command, "late");
     }
 
     #[tokio::test]

@@ -1,0 +1,1269 @@
+//! End-to-end tests through real MCP clients over stdio, against the sshd test bed: an rmcp
+//! client spawning the built binary, a raw JSON-RPC exchange, the Python MCP SDK and the
+//! MCP Inspector CLI (both installed by fixtures/test.sh).
+//!
+//! Each test starts its own server process, so libtest runs them in parallel.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::require_testbed;
+use common::testbed::{PASSWORD, SUDO_PASSWORD, TestBed};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ClientRequest, ProgressNotificationParam, Request, Tool,
+};
+use rmcp::service::{NotificationContext, PeerRequestOptions, RunningService};
+use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
+use rmcp::{ClientHandler, RoleClient, ServiceExt};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+// ---------------------------------------------------------------------------------------------
+// Client helpers
+
+const BIN: &str = env!("CARGO_BIN_EXE_mcp-ssh-session");
+/// Versions of the foreign clients; fixtures/test.sh installs exactly these.
+const PYTHON_MCP_VERSION: &str = "2.3.0";
+const INSPECTOR_VERSION: &str = "2.12.0";
+/// Longest a single tool call may take before the test gives up on it.
+const CALL_LIMIT: Duration = Duration::from_secs(60);
+
+/// Records every `notifications/progress` the server sends.
+#[derive(Clone, Default)]
+struct Recorder {
+    progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
+}
+
+impl ClientHandler for Recorder {
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        self.progress.lock().unwrap().push(params);
+    }
+}
+
+/// One server process (the built binary) with an rmcp client on its stdio.
+struct Server {
+    client: RunningService<RoleClient, Recorder>,
+    progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
+    pid: u32,
+    tools: HashMap<String, Tool>,
+    stderr: PathBuf,
+    _scratch: tempfile::TempDir,
+}
+
+/// A tool result, flattened: the text blocks joined, structuredContent (Null when absent).
+#[derive(Debug)]
+struct Reply {
+    text: String,
+    sc: Value,
+    is_error: bool,
+    raw: CallToolResult,
+}
+
+impl Reply {
+    fn new(raw: CallToolResult) -> Reply {
+        let text = raw
+            .content
+            .iter()
+            .filter_map(|c| c.as_text().map(|t| t.text.as_str()))
+            .collect::<Vec<_>>()
+            .join("\n");
+        Reply {
+            text,
+            sc: raw.structured_content.clone().unwrap_or(Value::Null),
+            is_error: raw.is_error == Some(true),
+            raw,
+        }
+    }
+
+    fn str(&self, key: &str) -> &str {
+        self.sc[key].as_str().unwrap_or("")
+    }
+}
+
+fn args(v: Value) -> serde_json::Map<String, Value> {
+    v.as_object()
+        .expect("tool arguments must be a JSON object")
+        .clone()
+}
+
+impl Server {
+    /// The binary with `--ssh-config <ssh_config>`, RUST_LOG=warn unless `env` says otherwise,
+    /// stderr to a scratch file, no agent or askpass from the test's environment.
+    async fn start(ssh_config: &Path, env: &[(&str, &str)]) -> Server {
+        let scratch = tempfile::tempdir().expect("scratch dir");
+        let stderr = scratch.path().join("server.stderr");
+        let log = std::fs::File::create(&stderr).expect("stderr file");
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let cmd = tokio::process::Command::new(BIN).configure(|c| {
+            c.arg("--ssh-config").arg(ssh_config);
+            for var in ["SSH_AUTH_SOCK", "SSH_ASKPASS", "DISPLAY", "MCP_SSH_CONFIG"] {
+                c.env_remove(var);
+            }
+            c.env("RUST_LOG", "warn");
+            for (k, v) in &env {
+                c.env(k, v);
+            }
+        });
+        let (transport, _) = TokioChildProcess::builder(cmd)
+            .stderr(log)
+            .spawn()
+            .expect("spawning the server binary");
+        let pid = transport.id().expect("server pid");
+        let recorder = Recorder::default();
+        let progress = recorder.progress.clone();
+        let client = tokio::time::timeout(CALL_LIMIT, recorder.serve(transport))
+            .await
+            .expect("MCP initialize timed out")
+            .unwrap_or_else(|e| {
+                panic!(
+                    "MCP initialize failed: {e}\nserver stderr:\n{}",
+                    std::fs::read_to_string(&stderr).unwrap_or_default()
+                )
+            });
+        let tools = client
+            .list_all_tools()
+            .await
+            .expect("tools/list")
+            .into_iter()
+            .map(|t| (t.name.to_string(), t))
+            .collect();
+        Server {
+            client,
+            progress,
+            pid,
+            tools,
+            stderr,
+            _scratch: scratch,
+        }
+    }
+
+    async fn bed(bed: &TestBed) -> Server {
+        Server::start(bed.ssh_config(), &[]).await
+    }
+
+    /// The server's stderr so far.
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// Calls a tool; a protocol error or a call slower than `limit` fails the test. Checks the
+    /// result against the tool's outputSchema: a successful call of a tool with an outputSchema
+    /// carries structuredContent with the schema's required fields and no undeclared one, and
+    /// a tool without one returns none.
+    async fn call_within(&self, tool: &str, a: Value, limit: Duration) -> Reply {
+        let params = CallToolRequestParams::new(tool.to_string()).with_arguments(args(a.clone()));
+        let raw = match tokio::time::timeout(limit, self.client.call_tool(params)).await {
+            Err(_) => panic!(
+                "{tool}({a}) took over {limit:?}\nserver stderr:\n{}",
+                self.log()
+            ),
+            Ok(Err(e)) => panic!(
+                "{tool}({a}): protocol error {e}\nserver stderr:\n{}",
+                self.log()
+            ),
+            Ok(Ok(r)) => r,
+        };
+        let r = Reply::new(raw);
+        let schema = self
+            .tools
+            .get(tool)
+            .unwrap_or_else(|| panic!("{tool} is not listed"))
+            .output_schema
+            .clone();
+        match (&schema, r.is_error) {
+            (Some(schema), false) => {
+                assert!(
+                    r.sc.is_object(),
+                    "{tool}: outputSchema but no structuredContent: {r:?}"
+                );
+                for key in schema
+                    .get("required")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    let key = key.as_str().unwrap();
+                    assert!(r.sc.get(key).is_some(), "{tool}: `{key}` missing: {}", r.sc);
+                }
+                // Every field returned is declared, so a client can rely on the schema.
+                if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+                    for key in r.sc.as_object().unwrap().keys() {
+                        assert!(
+                            props.contains_key(key),
+                            "{tool}: `{key}` is returned but not in the outputSchema"
+                        );
+                    }
+                }
+            }
+            (None, _) => assert!(
+                r.sc.is_null(),
+                "{tool} returns structuredContent but lists no outputSchema: {}",
+                r.sc
+            ),
+            _ => {}
+        }
+        r
+    }
+
+    async fn call(&self, tool: &str, a: Value) -> Reply {
+        self.call_within(tool, a, CALL_LIMIT).await
+    }
+
+    /// A call that must succeed (isError false).
+    async fn ok(&self, tool: &str, a: Value) -> Reply {
+        let r = self.call(tool, a.clone()).await;
+        assert!(!r.is_error, "{tool}({a}) is a tool error: {}", r.text);
+        r
+    }
+
+    /// A call that must be a tool error (isError true, not a protocol error); returns its text.
+    async fn err(&self, tool: &str, a: Value) -> String {
+        let r = self.call(tool, a.clone()).await;
+        assert!(
+            r.is_error,
+            "{tool}({a}) must be a tool error, got: {}",
+            r.text
+        );
+        assert!(
+            !r.text.trim().is_empty(),
+            "{tool}({a}): empty error message"
+        );
+        r.text
+    }
+
+    async fn run(&self, host: &str, command: &str) -> Reply {
+        self.ok("execute_command", json!({"host": host, "command": command}))
+            .await
+    }
+
+    /// Polls get_command_status until the command leaves running/awaiting_input.
+    async fn wait_done(&self, id: &str, limit: Duration) -> Reply {
+        let start = Instant::now();
+        loop {
+            let r = self
+                .ok("get_command_status", json!({"command_id": id}))
+                .await;
+            let status = r.str("status").to_string();
+            if status != "running" && status != "awaiting_input" {
+                return r;
+            }
+            assert!(
+                start.elapsed() < limit,
+                "{id} still {status} after {limit:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// `VmHWM` (peak resident set) of the server process, in bytes.
+    fn peak_rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))
+            .expect("/proc/<server>/status");
+        let kb: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM in /proc/<pid>/status");
+        kb * 1024
+    }
+
+    /// Closes the client (stdin EOF); the server closes its sessions and exits.
+    async fn stop(self) {
+        let _ = self.client.cancel().await;
+    }
+}
+
+/// A file under the crate's `target/` for figures the README quotes.
+fn write_figure(name: &str, text: &str) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
+    std::fs::create_dir_all(&dir).expect("target dir");
+    std::fs::write(dir.join(name), format!("{text}\n")).expect("writing the figure");
+}
+
+/// An empty ssh config for the cases that never connect.
+fn empty_ssh_config() -> tempfile::NamedTempFile {
+    tempfile::NamedTempFile::new().expect("temp ssh config")
+}
+
+/// A missing foreign client is a skip here but a failure in CI.
+fn skip_or_fail(reason: &str) {
+    let test = common::current_test_name();
+    if common::in_ci() {
+        panic!("{test}: required in CI, but {reason}");
+    }
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIP {test}: {reason}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// tools/list
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tools_list_is_complete_and_small() {
+    let cfg = empty_ssh_config();
+    let s = Server::start(cfg.path(), &[]).await;
+    for name in [
+        "execute_command",
+        "execute_command_async",
+        "get_command_status",
+        "get_command_output",
+        "interrupt_command_by_id",
+        "send_input",
+        "send_input_by_session",
+        "list_running_commands",
+        "list_command_history",
+        "list_sessions",
+        "close_session",
+        "close_all_sessions",
+    ] {
+        assert!(s.tools.contains_key(name), "{name} is not listed");
+    }
+    for (name, t) in &s.tools {
+        assert!(
+            t.title.as_deref().is_some_and(|x| !x.is_empty()),
+            "{name}: no title"
+        );
+        assert!(
+            t.description.as_deref().is_some_and(|d| d.len() > 20),
+            "{name}: no real description"
+        );
+        assert_eq!(t.input_schema.get("type"), Some(&json!("object")), "{name}");
+        let a = t
+            .annotations
+            .as_ref()
+            .unwrap_or_else(|| panic!("{name}: no annotations"));
+        assert!(
+            a.read_only_hint.is_some()
+                && a.destructive_hint.is_some()
+                && a.idempotent_hint.is_some()
+                && a.open_world_hint.is_some(),
+            "{name}: annotations incomplete: {a:?}"
+        );
+        if let Some(o) = &t.output_schema {
+            assert_eq!(
+                o.get("type"),
+                Some(&json!("object")),
+                "{name}: outputSchema"
+            );
+        }
+    }
+    // Tools that return structuredContent list an outputSchema (every call in this file
+    // checks the converse); only send_input_by_session answers in text alone.
+    for (name, t) in &s.tools {
+        if name != "send_input_by_session" && !["read_screen", "send_keys"].contains(&name.as_str())
+        {
+            assert!(t.output_schema.is_some(), "{name}: no outputSchema");
+        }
+    }
+    // What the client reads at every start: keep it small.
+    let mut tools: Vec<&Tool> = s.tools.values().collect();
+    tools.sort_by(|a, b| a.name.cmp(&b.name));
+    let size = serde_json::to_string(&tools).unwrap().len();
+    let mut each: Vec<(usize, &str)> = tools
+        .iter()
+        .map(|t| (serde_json::to_string(t).unwrap().len(), t.name.as_ref()))
+        .collect();
+    each.sort_unstable_by(|a, b| b.cmp(a));
+    eprintln!("tools/list bytes per tool: {each:?}");
+    eprintln!("tools/list: {} tools, {size} bytes", tools.len());
+    write_figure(
+        "tools-list-size.txt",
+        &format!("{size} bytes ({} tools)", tools.len()),
+    );
+    assert!(
+        size < 15 * 1024,
+        "tools/list is {size} bytes; keep it under 15 KB"
+    );
+    s.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// execute_command
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn execute_command_exit_codes_and_bad_input() {
+    let bed = require_testbed!();
+    let s = Server::bed(bed).await;
+    for (cmd, code, out) in [
+        ("true", 0, ""),
+        ("echo hi; false", 1, "hi\n"),
+        ("cd /tmp; sh -c 'exit 7'", 7, ""),
+    ] {
+        let r = s.run("fixture", cmd).await;
+        assert_eq!(r.sc["exit_code"], json!(code), "{cmd}: {}", r.sc);
+        assert_eq!(r.str("output"), out, "{cmd}");
+        assert_eq!(r.str("status"), "completed", "{cmd}");
+        assert_eq!(r.sc["truncated"], json!(false), "{cmd}");
+        assert!(r.sc["duration_ms"].is_u64(), "{cmd}: {}", r.sc);
+        assert!(!r.str("command_id").is_empty(), "{cmd}: {}", r.sc);
+        assert!(r.sc.get("cwd").is_some(), "{cmd}: {}", r.sc);
+        assert!(
+            r.text.starts_with(&format!("Exit Status: {code}")),
+            "{cmd}: {}",
+            r.text
+        );
+    }
+    // The directory persists: the last command above did `cd /tmp`.
+    let r = s.run("fixture", "pwd").await;
+    assert_eq!((r.str("output"), r.str("cwd")), ("/tmp\n", "/tmp"));
+
+    // Integers sent as strings, as some clients do.
+    let port = bed.port().to_string();
+    let r = s
+        .ok(
+            "execute_command",
+            json!({"host": "fixture", "command": "echo strings", "timeout": "30", "port": port}),
+        )
+        .await;
+    assert_eq!(r.str("output"), "strings\n");
+
+    // Bad input: tool errors with a message that names the problem, all at once.
+    let marker = "/tmp/mcpt-mcp-proxycommand-ran";
+    let _ = std::fs::remove_file(marker);
+    let inject = format!("-oProxyCommand=touch {marker}");
+    let started = Instant::now();
+    let (empty, blank, injected, alias, refused) = tokio::join!(
+        s.err("execute_command", json!({"host": "fixture", "command": ""})),
+        s.err(
+            "execute_command",
+            json!({"host": "fixture", "command": "   "})
+        ),
+        s.err(
+            "execute_command",
+            json!({"host": inject, "command": "true"})
+        ),
+        s.err(
+            "execute_command",
+            json!({"host": "mcpt-no-such-alias", "command": "true"})
+        ),
+        s.err(
+            "execute_command",
+            json!({"host": "127.0.0.1", "port": 1, "command": "true"})
+        ),
+    );
+    assert!(
+        empty.contains("command") && empty.contains("empty"),
+        "{empty}"
+    );
+    assert!(
+        blank.contains("command") && blank.contains("empty"),
+        "{blank}"
+    );
+    assert!(injected.contains("invalid host"), "{injected}");
+    assert!(!Path::new(marker).exists(), "the injected ProxyCommand ran");
+    assert!(alias.contains("mcpt-no-such-alias"), "{alias}");
+    assert!(
+        refused.contains("127.0.0.1") && refused.to_lowercase().contains("connect"),
+        "{refused}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "bad input was slow"
+    );
+    // Arguments that do not parse are tool errors too, naming the problem.
+    for (a, says) in [
+        (
+            json!({"host": "fixture", "command": "true", "timeout": "abc"}),
+            "\"abc\"",
+        ),
+        (
+            json!({"host": "fixture", "command": "true", "timeout": -1}),
+            "negative",
+        ),
+        (
+            json!({"host": "fixture", "command": "true", "port": 0}),
+            "port",
+        ),
+        (
+            json!({"host": "fixture", "command": "true", "port": "99999"}),
+            "port",
+        ),
+        (json!({"host": "fixture"}), "command"),
+    ] {
+        let e = s.err("execute_command", a.clone()).await;
+        assert!(e.contains(says), "{a}: {e}");
+    }
+    // The async form refuses the same way.
+    let e = s
+        .err(
+            "execute_command_async",
+            json!({"host": "fixture", "command": ""}),
+        )
+        .await;
+    assert!(e.contains("empty"), "{e}");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeout_leaves_the_command_running() {
+    let bed = require_testbed!();
+    let s = Server::bed(bed).await;
+    let r = s
+        .ok(
+            "execute_command",
+            json!({"host": "fixture", "command": "sleep 3; echo done", "timeout": 1}),
+        )
+        .await;
+    assert_eq!(r.str("status"), "running", "{}", r.text);
+    let id = r.str("command_id").to_string();
+    assert!(!id.is_empty());
+    assert!(
+        r.text.contains(&id) && r.text.contains("get_command_status"),
+        "{}",
+        r.text
+    );
+    let r = s.wait_done(&id, Duration::from_secs(15)).await;
+    assert_eq!(r.str("status"), "completed", "{}", r.text);
+    assert_eq!(r.str("output"), "done\n");
+    assert_eq!(r.sc["exit_code"], json!(0));
+    assert!(r.text.contains("done"), "{}", r.text);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_commands_status_and_interrupt() {
+    let bed = require_testbed!();
+    let s = Server::bed(bed).await;
+    let started = Instant::now();
+    let r = s
+        .ok(
+            "execute_command_async",
+            json!({"host": "fixture", "command": "echo a1; sleep 1; echo a2"}),
+        )
+        .await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let id = r.str("command_id").to_string();
+    assert!(r.text.contains(&id), "{}", r.text);
+    let r = s.wait_done(&id, Duration::from_secs(15)).await;
+    assert_eq!(
+        (r.str("status"), r.str("output"), &r.sc["exit_code"]),
+        ("completed", "a1\na2\n", &json!(0))
+    );
+
+    // Interrupt a long command: it ends as interrupted, and the host stays usable.
+    let r = s
+        .ok(
+            "execute_command_async",
+            json!({"host": "fixture", "command": "sleep 100"}),
+        )
+        .await;
+    let id = r.str("command_id").to_string();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let running = s.ok("list_running_commands", json!({})).await;
+    assert!(
+        running.sc["commands"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["command_id"] == json!(id)),
+        "{}",
+        running.sc
+    );
+    let r = s
+        .ok("interrupt_command_by_id", json!({"command_id": id}))
+        .await;
+    assert_eq!(r.str("status"), "interrupted", "{}", r.text);
+    let r = s.ok("get_command_status", json!({"command_id": id})).await;
+    assert_eq!(r.str("status"), "interrupted", "{}", r.text);
+    let started = Instant::now();
+    let r = s.run("fixture", "echo next").await;
+    assert_eq!(r.str("output"), "next\n");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let running = s.ok("list_running_commands", json!({})).await;
+    assert_eq!(running.sc["commands"], json!([]), "{}", running.text);
+
+    // Bad ids and finished commands.
+    let e = s
+        .err("interrupt_command_by_id", json!({"command_id": id}))
+        .await;
+    assert!(e.contains("not running"), "{e}");
+    let e = s
+        .err(
+            "interrupt_command_by_id",
+            json!({"command_id": "no-such-id"}),
+        )
+        .await;
+    assert!(e.contains("unknown command id"), "{e}");
+    for bad in ["no-such-id", ""] {
+        let e = s
+            .err("get_command_status", json!({"command_id": bad}))
+            .await;
+        assert!(e.contains("command"), "{bad:?}: {e}");
+        let e = s
+            .err("get_command_output", json!({"command_id": bad}))
+            .await;
+        assert!(e.contains("command"), "{bad:?}: {e}");
+    }
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_input_answers_a_prompt() {
+    let bed = require_testbed!();
+    let s = Server::bed(bed).await;
+    let r = s
+        .ok(
+            "execute_command",
+            json!({"host": "fixture", "command": "read -p 'name? ' x; echo \"hi $x\"", "timeout": 1}),
+        )
+        .await;
+    assert!(
+        ["awaiting_input", "running"].contains(&r.str("status")),
+        "{}",
+        r.text
+    );
+    let id = r.str("command_id").to_string();
+    let r = s
+        .ok(
+            "send_input",
+            json!({"command_id": id, "input_text": "bob\n"}),
+        )
+        .await;
+    assert!(r.str("new_output").contains("hi bob"), "{}", r.text);
+    assert!(r.text.contains("hi bob"), "{}", r.text);
+    assert_eq!(r.str("status"), "completed", "{}", r.text);
+    let r = s.wait_done(&id, Duration::from_secs(5)).await;
+    assert!(r.str("output").contains("hi bob"), "{}", r.text);
+
+    let e = s
+        .err(
+            "send_input",
+            json!({"command_id": id, "input_text": "late\n"}),
+        )
+        .await;
+    assert!(e.contains("not active"), "{e}");
+    let e = s
+        .err("send_input", json!({"command_id": id, "input_text": ""}))
+        .await;
+    assert!(e.contains("input_text"), "{e}");
+    let e = s
+        .err(
+            "send_input",
+            json!({"command_id": "no-such-id", "input_text": "x\n"}),
+        )
+        .await;
+    assert!(e.contains("unknown command id"), "{e}");
+
+    // send_input_by_session types into the session's main shell.
+    let r = s
+        .ok(
+            "execute_command",
+            json!({"host": "fixture", "command": "read y; echo \"got $y\"", "timeout": 1}),
+        )
+        .await;
+    let id = r.str("command_id").to_string();
+    let r = s
+        .ok(
+            "send_input_by_session",
+            json!({"host": "fixture", "input_text": "hello\n"}),
+        )
+        .await;
+    assert!(r.text.contains("Input sent"), "{}", r.text);
+    let r = s.wait_done(&id, Duration::from_secs(5)).await;
+    assert_eq!(r.str("output"), "got hello\n", "{}", r.text);
+    let e = s
+        .err(
+            "send_input_by_session",
+            json!({"host": "fixture", "input_text": ""}),
+        )
+        .await;
+    assert!(e.contains("input_text"), "{e}");
+    let e = s
+        .err(
+            "send_input_by_session",
+            json!({"host": "fixture-zsh", "input_text": "x\n"}),
+        )
+        .await;
+    assert!(e.contains("no active shell"), "{e}");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_notifications_carry_output() {
+    let bed = require_testbed!();
+    let s = Server::bed(bed).await;
+    s.run("fixture", "true").await; // connect first: only the loop below is timed
+    s.progress.lock().unwrap().clear();
+    let r = s
+        .run(
+            "fixture",
+            "for i in 1 2 3 4; do echo step$i; sleep 0.5; done",
+        )
+        .await;
+    assert_eq!(r.str("output"), "step1\nstep2\nstep3\nstep4\n");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let got = s.progress.lock().unwrap().clone();
+    assert!(
+        !got.is_empty(),
+        "no notifications/progress while the loop ran"
+    );
+    assert!(
+        got.iter()
+            .any(|p| p.message.as_deref().unwrap_or("").starts_with("step")),
+        "no progress message carries an output line: {got:?}"
+    );
+    // The client handles notifications in spawned tasks, so compare values, not arrival order.
+    let mut steps: Vec<f64> = got.iter().map(|p| p.progress).collect();
+    steps.sort_by(f64::total_cmp);
+    assert!(
+        steps.windows(2).all(|w| w[0] < w[1]) && steps[0] > 0.0,
+        "progress values must be positive and distinct (increasing): {got:?}"
+    );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelled_request_interrupts_the_command() {
+    let bed = require_testbed!();
+    let s = Server::bed(bed).await;
+    s.run("fixture", "true").await;
+    let request = ClientRequest::CallToolRequest(Request::new(
+        CallToolRequestParams::new("execute_command")
+            .with_arguments(args(json!({"host": "fixture", "command": "sleep 30"}))),
+    ));
+    let handle = s
+        .client
+        .send_cancellable_request(request, PeerRequestOptions::no_options())
+        .await
+        .expect("sending the request");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    handle
+        .cancel(Some("test: user pressed stop".into()))
+        .await
+        .expect("notifications/cancelled");
+    let started = Instant::now();
+    let r = s.run("fixture", "echo alive").await;
+    assert_eq!(r.str("output"), "alive\n");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the host was busy for {:?} after the cancel",
+        started.elapsed()
+    );
+    // The cancelled command was interrupted, not left running.
+    let start = Instant::now();
+    loop {
+        let h = s.ok("list_command_history", json!({})).await;
+        let entry = h.sc["commands"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["command"] == json!("sleep 30"))
+            .cloned();
+        if let Some(e) = entry {
+            assert_eq!(e["status"], json!("interrupted"), "{e}");
+            let st = s
+                .ok("get_command_status", json!({"command_id": e["command_id"]}))
+                .await;
+            assert_eq!(st.str("status"), "interrupted", "{}", st.text);
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the cancelled `sleep 30` never finished: {}",
+            s.ok("list_running_commands", json!({})).await.text
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    s.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Large output
+
+/// Byte `i` of `head -c 50000000 /dev/zero | tr '\0' x | fold -w 100`.
+fn folded_x(i: u64) -> u8 {
+    if i % 101 == 100 { b'\n' } else { b'x' }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_output_is_truncated_paged_and_bounded() {
+    let bed = require_testbed!();
+    let s = Server::bed(bed).await;
+    // 500,000 lines of 100 x; fold adds no newline after the last one.
+    const TOTAL: u64 = 50_000_000 + 499_999;
+    let started = Instant::now();
+    let r = s
+        .call_within(
+            "execute_command",
+            json!({"host": "fixture", "timeout": 170,
+                   "command": "head -c 50000000 /dev/zero | tr '\\0' 'x' | fold -w 100"}),
+            Duration::from_secs(180),
+        )
+        .await;
+    let took = started.elapsed();
+    assert!(!r.is_error, "{}", r.text);
+    assert_eq!(
+        r.str("status"),
+        "completed",
+        "{}",
+        &r.text[..r.text.len().min(2000)]
+    );
+    assert_eq!(r.sc["exit_code"], json!(0));
+    assert_eq!(r.sc["truncated"], json!(true));
+    assert_eq!(r.sc["output_bytes"], json!(TOTAL), "output_bytes");
+    assert!(
+        r.text.contains("get_command_output"),
+        "the text must say how to read the rest"
+    );
+    let text_size = r.text.len();
+    let sc_size = serde_json::to_string(&r.sc).unwrap().len();
+    let whole = serde_json::to_string(&r.raw).unwrap().len();
+    eprintln!(
+        "50 MB command: {took:?}; result text {text_size} B, structuredContent {sc_size} B, whole result {whole} B"
+    );
+    assert!(text_size < 60_000, "result text is {text_size} bytes");
+    assert!(sc_size < 60_000, "structuredContent is {sc_size} bytes");
+    assert!(
+        r.str("output")
+            .starts_with(&format!("{}\n", "x".repeat(100)))
+    );
+
+    // Paging returns exactly the right bytes: start, middle (mid-line), end.
+    let id = r.str("command_id").to_string();
+    for (offset, length) in [(0u64, 1000u64), (25_000_033, 5000), (TOTAL - 500, 1000)] {
+        let p = s
+            .ok(
+                "get_command_output",
+                json!({"command_id": id, "offset": offset, "length": length}),
+            )
+            .await;
+        let end = (offset + length).min(TOTAL);
+        let expected: Vec<u8> = (offset..end).map(folded_x).collect();
+        let got = p.str("output");
+        assert_eq!(got.len(), expected.len(), "length at offset {offset}");
+        assert!(
+            got.as_bytes() == expected.as_slice(),
+            "bytes differ at offset {offset}"
+        );
+        assert_eq!(p.sc["offset"], json!(offset));
+        assert_eq!(p.sc["total_bytes"], json!(TOTAL));
+        assert_eq!(p.sc["next_offset"], json!(end));
+        assert_eq!(p.sc["complete"], json!(true));
+    }
+    // Offsets as strings work too.
+    let p = s
+        .ok(
+            "get_command_output",
+            json!({"command_id": id, "offset": "101", "length": "101"}),
+        )
+        .await;
+    assert_eq!(p.str("output"), format!("{}\n", "x".repeat(100)));
+
+    let peak = s.peak_rss();
+    let mb = peak as f64 / (1024.0 * 1024.0);
+    eprintln!("server peak RSS (VmHWM) after 50 MB of output: {mb:.1} MiB");
+    write_figure(
+        "peak-rss-50mb.txt",
+        &format!("{mb:.1} MiB (VmHWM of the server after a 50 MB command; {took:?})"),
+    );
+    assert!(peak < 100 * 1024 * 1024, "peak RSS {mb:.1} MiB");
+    s.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// History and secrets
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_is_bounded() {
+    let bed = require_testbed!();
+    let s = Server::start(bed.ssh_config(), &[("MCP_SSH_HISTORY", "5")]).await;
+    let mut ids = Vec::new();
+    for i in 1..=8 {
+        let r = s.run("fixture", &format!("echo h{i}")).await;
+        ids.push(r.str("command_id").to_string());
+    }
+    let h = s.ok("list_command_history", json!({})).await;
+    let listed: Vec<&str> = h.sc["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["command"].as_str().unwrap())
+        .collect();
+    assert!(
+        listed.len() <= 5,
+        "MCP_SSH_HISTORY=5, but list_command_history lists {}: {listed:?}",
+        listed.len()
+    );
+    assert_eq!(listed.first(), Some(&"echo h8"), "newest first: {listed:?}");
+    for gone in ["echo h1", "echo h2", "echo h3"] {
+        assert!(
+            !listed.contains(&gone),
+            "{gone} is still listed: {listed:?}"
+        );
+    }
+    let e = s
+        .err("get_command_status", json!({"command_id": ids[0]}))
+        .await;
+    assert!(e.contains("unknown command id"), "{e}");
+    let h = s.ok("list_command_history", json!({"limit": "2"})).await;
+    assert_eq!(h.sc["commands"].as_array().unwrap().len(), 2);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passwords_never_appear_in_results() {
+    let bed = require_testbed!();
+    let s = Server::bed(bed).await;
+    // A sudo password and a login password: used, never shown.
+    let mut texts = Vec::new();
+    let r = s
+        .ok(
+            "execute_command",
+            json!({"host": "fixture-sudo", "command": "sudo -k; sudo whoami", "sudo_password": SUDO_PASSWORD}),
+        )
+        .await;
+    assert_eq!(
+        (r.str("output"), &r.sc["exit_code"]),
+        ("root\n", &json!(0)),
+        "{}",
+        r.text
+    );
+    let sudo_id = r.str("command_id").to_string();
+    texts.push(r.text.clone());
+    let r = s
+        .ok(
+            "execute_command",
+            json!({"host": "fixture-pass", "command": "whoami", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.str("output"), "mcptpass\n", "{}", r.text);
+    let pass_id = r.str("command_id").to_string();
+    texts.push(r.text.clone());
+    let h = s.ok("list_command_history", json!({})).await;
+    texts.push(h.text.clone());
+    texts.push(h.sc.to_string());
+    for id in [&sudo_id, &pass_id] {
+        let st = s.ok("get_command_status", json!({"command_id": id})).await;
+        texts.push(st.text.clone());
+        texts.push(st.sc.to_string());
+        let out = s.ok("get_command_output", json!({"command_id": id})).await;
+        texts.push(out.sc.to_string());
+    }
+    texts.push(s.ok("list_sessions", json!({})).await.sc.to_string());
+    for t in &texts {
+        assert!(
+            !t.contains(PASSWORD) && !t.contains(SUDO_PASSWORD),
+            "a password is shown: {t}"
+        );
+    }
+    s.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sessions
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_are_listed_and_closed() {
+    let bed = require_testbed!();
+    let s = Server::bed(bed).await;
+    let l = s.ok("list_sessions", json!({})).await;
+    assert_eq!(l.sc["sessions"], json!([]), "{}", l.text);
+    s.run("fixture", "cd /tmp").await;
+    s.run("fixture-zsh", "true").await;
+    let l = s.ok("list_sessions", json!({})).await;
+    let hosts: Vec<&str> = l.sc["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["host"].as_str().unwrap())
+        .collect();
+    assert!(
+        hosts.contains(&"fixture") && hosts.contains(&"fixture-zsh"),
+        "{hosts:?}"
+    );
+    let fixture = l.sc["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["host"] == json!("fixture"))
+        .unwrap();
+    assert_eq!(fixture["shells"][0]["cwd"], json!("/tmp"), "{fixture}");
+    assert!(l.text.contains("mcptkey@"), "{}", l.text);
+
+    let c = s.ok("close_session", json!({"host": "fixture"})).await;
+    let closed = c.sc["closed"].as_array().unwrap();
+    assert_eq!(closed.len(), 1, "{}", c.text);
+    assert!(c.text.contains("Closed session"), "{}", c.text);
+    let l = s.ok("list_sessions", json!({})).await;
+    assert!(
+        l.sc["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["host"] != json!("fixture")),
+        "{}",
+        l.text
+    );
+    // Nothing to close is not an error.
+    let c = s
+        .ok("close_session", json!({"host": "mcpt-never-used"}))
+        .await;
+    assert_eq!(c.sc["closed"], json!([]));
+    assert!(c.text.contains("No open session"), "{}", c.text);
+    let e = s
+        .err("close_session", json!({"host": "-oProxyCommand=true"}))
+        .await;
+    assert!(e.contains("invalid host"), "{e}");
+
+    // A closed host reconnects on the next use.
+    let r = s.run("fixture", "echo back").await;
+    assert_eq!(r.str("output"), "back\n");
+    let c = s.ok("close_all_sessions", json!({})).await;
+    assert_eq!(c.sc["closed"].as_array().unwrap().len(), 2, "{}", c.text);
+    let l = s.ok("list_sessions", json!({})).await;
+    assert_eq!(l.sc["sessions"], json!([]), "{}", l.text);
+    assert!(l.text.contains("No active"), "{}", l.text);
+    s.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// stdout is JSON-RPC only, even with debug logging
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdout_is_json_rpc_only_with_debug_logging() {
+    let bed = require_testbed!();
+    let scratch = tempfile::tempdir().unwrap();
+    let log_path = scratch.path().join("stderr");
+    let mut child = tokio::process::Command::new(BIN)
+        .arg("--ssh-config")
+        .arg(bed.ssh_config())
+        .env("RUST_LOG", "debug")
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawning the server");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut send = async |v: Value| {
+        stdin
+            .write_all(format!("{v}\n").as_bytes())
+            .await
+            .expect("writing to the server");
+    };
+    // Reads lines until the response with `id`; every line must be a JSON-RPC message.
+    async fn response(
+        lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+        id: u64,
+    ) -> Value {
+        loop {
+            let line = tokio::time::timeout(CALL_LIMIT, lines.next_line())
+                .await
+                .expect("no response in time")
+                .expect("reading stdout")
+                .expect("stdout closed early");
+            let v: Value = serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line:?}"));
+            assert_eq!(v["jsonrpc"], json!("2.0"), "not JSON-RPC: {line}");
+            if v["id"] == json!(id) {
+                return v;
+            }
+        }
+    }
+    send(
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "raw-test", "version": "0"}}}),
+    )
+    .await;
+    let init = response(&mut lines, 1).await;
+    assert_eq!(
+        init["result"]["serverInfo"]["name"],
+        json!("mcp-ssh-session"),
+        "{init}"
+    );
+    send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await;
+    send(
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+        "name": "execute_command",
+        "arguments": {"host": "fixture", "command": "echo raw-ok; echo to-stderr >&2"}}}),
+    )
+    .await;
+    let r = response(&mut lines, 2).await;
+    assert_eq!(
+        r["result"]["structuredContent"]["output"],
+        json!("raw-ok\nto-stderr\n"),
+        "{r}"
+    );
+    send(
+        json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
+        "name": "execute_command",
+        "arguments": {"host": "fixture-pass", "command": "whoami", "password": PASSWORD}}}),
+    )
+    .await;
+    let r = response(&mut lines, 3).await;
+    assert_eq!(
+        r["result"]["structuredContent"]["output"],
+        json!("mcptpass\n"),
+        "{r}"
+    );
+    send(json!({"jsonrpc": "2.0", "id": 4, "method": "no/such/method"})).await;
+    let r = response(&mut lines, 4).await;
+    assert!(r["error"]["code"].is_i64(), "{r}");
+
+    // stdin EOF: the server closes its sessions and exits 0, printing nothing more on stdout.
+    drop(stdin);
+    let rest = tokio::time::timeout(Duration::from_secs(15), async {
+        let mut rest = Vec::new();
+        while let Ok(Some(l)) = lines.next_line().await {
+            rest.push(l);
+        }
+        rest
+    })
+    .await
+    .expect("the server did not close stdout after stdin EOF");
+    for l in rest {
+        let v: Value = serde_json::from_str(&l).unwrap_or_else(|e| panic!("not JSON ({e}): {l:?}"));
+        assert_eq!(v["jsonrpc"], json!("2.0"), "{l}");
+    }
+    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
+        .await
+        .expect("the server did not exit after stdin EOF")
+        .unwrap();
+    assert!(status.success(), "{status}");
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        log.contains("DEBUG"),
+        "RUST_LOG=debug logged nothing on stderr"
+    );
+    let leaks: Vec<String> = log
+        .lines()
+        .filter(|l| l.contains(PASSWORD))
+        .take(3)
+        .map(|l| {
+            l.replace(PASSWORD, "<PASSWORD>")
+                .chars()
+                .take(400)
+                .collect()
+        })
+        .collect();
+    assert!(
+        leaks.is_empty(),
+        "the password is in the debug log:\n{}",
+        leaks.join("\n")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clients nobody here wrote
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_sdk_client() {
+    let bed = require_testbed!();
+    let probe = tokio::process::Command::new("python3")
+        .args([
+            "-c",
+            "import importlib.metadata as m; import mcp; print(m.version('mcp'))",
+        ])
+        .output()
+        .await;
+    match probe {
+        Err(e) => return skip_or_fail(&format!("python3 cannot run: {e}")),
+        Ok(o) if !o.status.success() => {
+            return skip_or_fail(&format!(
+                "the Python MCP SDK is not installed (fixtures/test.sh installs mcp=={PYTHON_MCP_VERSION}): {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            ));
+        }
+        Ok(o) => {
+            let v = String::from_utf8_lossy(&o.stdout).trim().to_string();
+            if v != PYTHON_MCP_VERSION {
+                return skip_or_fail(&format!(
+                    "the Python MCP SDK is {v}, not the pinned {PYTHON_MCP_VERSION} (run fixtures/test.sh)"
+                ));
+            }
+        }
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/python_client.py");
+    let out = tokio::time::timeout(
+        Duration::from_secs(120),
+        tokio::process::Command::new("python3")
+            .arg(&script)
+            .arg(BIN)
+            .arg(bed.ssh_config())
+            .arg("fixture")
+            .env_remove("SSH_AUTH_SOCK")
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the Python client took over 120 s")
+    .expect("running python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("python-client: OK"),
+        "the Python SDK client failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_inspector_cli_strict_tools_list() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/node-tools");
+    let pkg = root.join("node_modules/@modelcontextprotocol/inspector");
+    let version = std::fs::read_to_string(pkg.join("package.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .and_then(|v| v["version"].as_str().map(str::to_string));
+    if version.as_deref() != Some(INSPECTOR_VERSION) {
+        return skip_or_fail(&format!(
+            "@modelcontextprotocol/inspector@{INSPECTOR_VERSION} is not in {} (found {version:?}; fixtures/test.sh installs it)",
+            root.display()
+        ));
+    }
+    let cfg = empty_ssh_config();
+    let out = tokio::time::timeout(
+        Duration::from_secs(120),
+        tokio::process::Command::new("node")
+            .arg(pkg.join("clients/launcher/build/index.js"))
+            .args(["--cli", BIN, "--ssh-config"])
+            .arg(cfg.path())
+            .args(["--method", "tools/list", "--strict"])
+            .env("RUST_LOG", "warn")
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the Inspector took over 120 s");
+    let out = match out {
+        Ok(o) => o,
+        Err(e) => return skip_or_fail(&format!("node cannot run: {e}")),
+    };
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "inspector --strict failed ({}):\n{stderr}",
+        out.status
+    );
+    let listed: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("inspector printed no JSON ({e}):\n{stdout}"));
+    let names: Vec<&str> = listed["tools"]
+        .as_array()
+        .expect("tools array")
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"execute_command"), "{names:?}");
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.trim_start().starts_with("0 errors")),
+        "{stderr}"
+    );
+}
