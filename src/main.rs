@@ -71,7 +71,7 @@ fn main() -> ExitCode {
                     key_filename: identity,
                     port,
                     sudo_password,
-                    timeout: Duration::from_secs(timeout),
+                    timeout: Duration::from_secs(timeout.min(7 * 24 * 3600)),
                 };
                 exec(config, req).await
             }

@@ -428,6 +428,14 @@ async fn execute_command_exit_codes_and_bad_input() {
         )
         .await;
     assert_eq!(r.str("output"), "strings\n");
+    // An absurd timeout is capped, not an overflow that would take the server down.
+    let r = s
+        .ok(
+            "execute_command",
+            json!({"host": "fixture", "command": "echo huge", "timeout": u64::MAX}),
+        )
+        .await;
+    assert_eq!(r.str("output"), "huge\n");
 
     // Bad input: tool errors with a message that names the problem, all at once.
     let marker = "/tmp/mcpt-mcp-proxycommand-ran";

@@ -175,6 +175,8 @@ pub struct InputResult {
 }
 
 const OUTPUT_PAGE: u64 = 50_000;
+/// A week: longer timeouts are taken as this (and cannot overflow a deadline).
+const MAX_TIMEOUT: u64 = 7 * 24 * 3600;
 
 impl SshServer {
     fn snapshot(&self, job: &Job) -> JobSnapshot {
@@ -270,7 +272,7 @@ impl SshServer {
             );
         }
         let _ = &p.enable_command;
-        let timeout = p.timeout.unwrap_or(30);
+        let timeout = p.timeout.unwrap_or(30).min(MAX_TIMEOUT);
         let req = ExecRequest {
             host: p.host,
             command: p.command,
@@ -309,7 +311,7 @@ impl SshServer {
         Parameters(p): Parameters<ExecuteAsyncParams>,
         ct: CancellationToken,
     ) -> CallToolResult {
-        let timeout = p.timeout.unwrap_or(300);
+        let timeout = p.timeout.unwrap_or(300).min(MAX_TIMEOUT);
         let req = ExecRequest {
             host: p.host,
             command: p.command,
