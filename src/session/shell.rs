@@ -216,6 +216,11 @@ impl ShellHandle {
                 _ => {
                     let code = proc.wait_for(Duration::from_secs(1)).await;
                     let log = read_log(&s.log);
+                    if log.contains("administratively prohibited") {
+                        return Err(shell_err(format!(
+                            "the server refused another session ({log}): its sshd MaxSessions (10 by default) is reached. Wait for a running command to finish, interrupt one, or lower MCP_SSH_MAX_SHELLS"
+                        )));
+                    }
                     return Err(Error::Disconnected {
                         dest: dest.clone(),
                         detail: format!(
