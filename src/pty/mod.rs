@@ -9,6 +9,7 @@
 pub mod tail;
 
 use std::io::{Read, Write};
+use std::os::fd::FromRawFd;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -57,10 +58,18 @@ impl PtyProcess {
             .spawn_command(cmd)
             .map_err(std::io::Error::other)?;
         drop(pair.slave);
-        let mut reader = pair
+        // Our own duplicate of the master fd: the reader thread reads and polls the same fd.
+        let master_fd = pair
             .master
-            .try_clone_reader()
-            .map_err(std::io::Error::other)?;
+            .as_raw_fd()
+            .ok_or_else(|| std::io::Error::other("the PTY has no file descriptor"))?;
+        // SAFETY: dup(2) of a valid fd; the new fd is owned by the File below.
+        let dup = unsafe { libc::dup(master_fd) };
+        if dup < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: `dup` is a fresh fd that nothing else owns.
+        let mut reader = unsafe { std::fs::File::from_raw_fd(dup) };
         let writer = pair.master.take_writer().map_err(std::io::Error::other)?;
         let pid = child.process_id();
         let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
@@ -69,16 +78,33 @@ impl PtyProcess {
             .spawn(move || {
                 let mut buf = vec![0u8; READ_CHUNK];
                 loop {
-                    match reader.read(&mut buf) {
+                    let mut filled = match reader.read(&mut buf) {
                         Ok(0) => break,
-                        Ok(n) => {
-                            if tx.blocking_send(buf[..n].to_vec()).is_err() {
+                        Ok(n) => n,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                        // EIO once the child side is closed: that is EOF for a PTY.
+                        Err(_) => break,
+                    };
+                    // A terminal hands out a few KiB per read. Under a flood, take what is
+                    // already waiting before waking the consumer: fewer wake-ups and
+                    // allocations per byte; a lone prompt still goes out at once.
+                    let mut eof = false;
+                    while filled + 4096 <= buf.len() && readable_now(dup) {
+                        match reader.read(&mut buf[filled..]) {
+                            Ok(0) => {
+                                eof = true;
+                                break;
+                            }
+                            Ok(n) => filled += n,
+                            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                            Err(_) => {
+                                eof = true;
                                 break;
                             }
                         }
-                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                        // EIO once the child side is closed: that is EOF for a PTY.
-                        Err(_) => break,
+                    }
+                    if tx.blocking_send(buf[..filled].to_vec()).is_err() || eof {
+                        break;
                     }
                 }
             })?;
@@ -180,6 +206,17 @@ impl Drop for PtyProcess {
             signal_group(pid, libc::SIGHUP);
         }
     }
+}
+
+/// True when a read on `fd` would not block.
+fn readable_now(fd: std::os::fd::RawFd) -> bool {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, zero timeout.
+    unsafe { libc::poll(&mut p, 1, 0) > 0 && (p.revents & libc::POLLIN) != 0 }
 }
 
 fn signal_group(pid: u32, sig: i32) {
