@@ -2,26 +2,14 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use common::require_testbed;
-use common::testbed::{PASSWORD, SUDO_PASSWORD, TestBed};
-use mcp_ssh_session::config::Config;
+use common::testbed::{PASSWORD, SUDO_PASSWORD};
+use common::{engine, require_testbed, rt};
 use mcp_ssh_session::jobs::{JobSnapshot, JobStatus, Waited};
 use mcp_ssh_session::secret::Secret;
 use mcp_ssh_session::session::{ExecRequest, SessionManager};
 use tokio_util::sync::CancellationToken;
-
-fn engine(bed: &TestBed) -> Arc<SessionManager> {
-    let config = Config {
-        ssh_program: "ssh".into(),
-        ssh_config: Some(bed.ssh_config().to_path_buf()),
-        connect_timeout: Duration::from_secs(20),
-        ..Config::default()
-    };
-    Arc::new(SessionManager::new(config).expect("engine"))
-}
 
 fn req(host: &str, command: &str) -> ExecRequest {
     ExecRequest {
@@ -44,13 +32,6 @@ async fn run(e: &SessionManager, host: &str, command: &str) -> JobSnapshot {
     let (s, w) = run_req(e, req(host, command)).await;
     assert_eq!(w, Waited::Finished, "{command:?} did not finish: {s:?}");
     s
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 #[test]

@@ -5,9 +5,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::require_testbed;
-use common::testbed::TestBed;
-use mcp_ssh_session::config::Config;
+use common::{engine, require_testbed, rt};
 use mcp_ssh_session::jobs::{Job, JobSnapshot, JobStatus, Waited};
 use mcp_ssh_session::mcp::interactive::{
     DEFAULT_MAX_LINES, KeysSent, ScreenView, read_screen, screen_text, send_keys,
@@ -17,23 +15,6 @@ use mcp_ssh_session::term::screen::Shown;
 use tokio_util::sync::CancellationToken;
 
 const HOST: &str = "fixture";
-
-fn engine(bed: &TestBed) -> Arc<SessionManager> {
-    let config = Config {
-        ssh_program: "ssh".into(),
-        ssh_config: Some(bed.ssh_config().to_path_buf()),
-        connect_timeout: Duration::from_secs(20),
-        ..Config::default()
-    };
-    Arc::new(SessionManager::new(config).expect("engine"))
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// Runs `command` like execute_command with a timeout of `secs`.
 async fn execute(e: &SessionManager, command: &str, secs: u64) -> (Arc<Job>, Waited) {

@@ -18,12 +18,9 @@ use crate::mcp::{SshServer, result, text, tool_error};
 use crate::secret::Secret;
 use crate::session::ExecRequest;
 
+/// How to log in: the parameters both execute tools share with the Python tool.
 #[derive(Debug, Deserialize, JsonSchema)]
-pub struct ExecuteCommandParams {
-    /// Host, IP or ssh config alias.
-    pub host: String,
-    /// Shell command (cd/export persist).
-    pub command: String,
+pub struct Login {
     /// Login user.
     #[serde(default, deserialize_with = "opt_string")]
     pub username: Option<String>,
@@ -36,6 +33,31 @@ pub struct ExecuteCommandParams {
     /// SSH port.
     #[serde(default, deserialize_with = "opt_port")]
     pub port: Option<u16>,
+}
+
+impl Login {
+    fn request(self, host: String, command: String, timeout: u64) -> ExecRequest {
+        ExecRequest {
+            host,
+            command,
+            username: self.username,
+            password: self.password.and_then(Secret::new),
+            key_filename: self.key_filename,
+            port: self.port,
+            sudo_password: None,
+            timeout: Duration::from_secs(timeout),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ExecuteCommandParams {
+    /// Host, IP or ssh config alias.
+    pub host: String,
+    /// Shell command (cd/export persist).
+    pub command: String,
+    #[serde(flatten)]
+    pub login: Login,
     /// Network device enable password (not yet supported).
     #[serde(default, deserialize_with = "opt_string")]
     pub enable_password: Option<String>,
@@ -67,18 +89,8 @@ pub struct ExecuteAsyncParams {
     pub host: String,
     /// Shell command.
     pub command: String,
-    /// Login user.
-    #[serde(default, deserialize_with = "opt_string")]
-    pub username: Option<String>,
-    /// Login password.
-    #[serde(default, deserialize_with = "opt_string")]
-    pub password: Option<String>,
-    /// Private key file.
-    #[serde(default, deserialize_with = "opt_string")]
-    pub key_filename: Option<String>,
-    /// SSH port.
-    #[serde(default, deserialize_with = "opt_port")]
-    pub port: Option<u16>,
+    #[serde(flatten)]
+    pub login: Login,
     /// Seconds before Ctrl-C.
     #[serde(default, deserialize_with = "opt_u64")]
     #[schemars(default = "default_timeout_300")]
@@ -274,14 +286,8 @@ impl SshServer {
         let _ = &p.enable_command;
         let timeout = p.timeout.unwrap_or(30).min(MAX_TIMEOUT);
         let req = ExecRequest {
-            host: p.host,
-            command: p.command,
-            username: p.username,
-            password: p.password.and_then(Secret::new),
-            key_filename: p.key_filename,
-            port: p.port,
             sudo_password: p.sudo_password.and_then(Secret::new),
-            timeout: Duration::from_secs(timeout),
+            ..p.login.request(p.host, p.command, timeout)
         };
         let job = match self.engine.start(&req, &ct).await {
             Ok(j) => j,
@@ -312,16 +318,7 @@ impl SshServer {
         ct: CancellationToken,
     ) -> CallToolResult {
         let timeout = p.timeout.unwrap_or(300).min(MAX_TIMEOUT);
-        let req = ExecRequest {
-            host: p.host,
-            command: p.command,
-            username: p.username,
-            password: p.password.and_then(Secret::new),
-            key_filename: p.key_filename,
-            port: p.port,
-            sudo_password: None,
-            timeout: Duration::from_secs(timeout),
-        };
+        let req = p.login.request(p.host, p.command, timeout);
         let job = match self.engine.start(&req, &ct).await {
             Ok(j) => j,
             Err(e) => return tool_error(&e),

@@ -171,7 +171,7 @@ async fn pick(
     if host.trim().is_empty() {
         return Err(Error::invalid("host", "it is empty"));
     }
-    let shells = engine.live_shells(host, username, port).await?;
+    let shells = engine.live_shells(host, username, port)?;
     if shells.is_empty() {
         let open: Vec<String> = engine.sessions().into_iter().map(|s| s.session).collect();
         return Err(Error::invalid(

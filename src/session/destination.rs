@@ -24,6 +24,13 @@ pub struct SessionKey {
 }
 
 impl SessionKey {
+    /// Same host, and same user/port where the target names them.
+    pub fn matches(&self, t: &Target) -> bool {
+        self.host == t.host
+            && (t.user.is_none() || self.user == t.user)
+            && (t.port.is_none() || self.port == t.port)
+    }
+
     pub fn of(t: &Target) -> Self {
         SessionKey {
             host: t.host.clone(),

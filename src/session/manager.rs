@@ -277,15 +277,7 @@ impl SessionManager {
         let target = self.target(host, username, port, None)?;
         let matching: Vec<Arc<Destination>> = {
             let mut g = self.dests.lock().unwrap_or_else(|e| e.into_inner());
-            let keys: Vec<SessionKey> = g
-                .keys()
-                .filter(|k| {
-                    k.host == target.host
-                        && (target.user.is_none() || k.user == target.user)
-                        && (target.port.is_none() || k.port == target.port)
-                })
-                .cloned()
-                .collect();
+            let keys: Vec<SessionKey> = g.keys().filter(|k| k.matches(&target)).cloned().collect();
             keys.iter().filter_map(|k| g.remove(k)).collect()
         };
         let mut labels = Vec::new();
@@ -313,6 +305,15 @@ impl SessionManager {
 }
 
 impl SessionManager {
+    /// Sessions matching host, and user/port when given.
+    fn matching(&self, target: &Target) -> Vec<Arc<Destination>> {
+        let g = self.dests.lock().unwrap_or_else(|e| e.into_inner());
+        g.iter()
+            .filter(|(k, _)| k.matches(target))
+            .map(|(_, d)| d.clone())
+            .collect()
+    }
+
     /// The main (first live) shell of a session, if any.
     pub fn main_shell(
         &self,
@@ -321,71 +322,30 @@ impl SessionManager {
         port: Option<u16>,
     ) -> Option<Arc<ShellHandle>> {
         let target = self.target(host, username, port, None).ok()?;
-        let dests: Vec<Arc<Destination>> = {
-            let g = self.dests.lock().unwrap_or_else(|e| e.into_inner());
-            g.iter()
-                .filter(|(k, _)| {
-                    k.host == target.host
-                        && (target.user.is_none() || k.user == target.user)
-                        && (target.port.is_none() || k.port == target.port)
-                })
-                .map(|(_, d)| d.clone())
-                .collect()
-        };
-        dests
+        self.matching(&target)
             .iter()
             .flat_map(|d| d.shells_snapshot())
             .find(|s| s.is_alive())
     }
-}
 
-impl SessionManager {
     /// The live shells of the sessions matching host (and user/port when given), each with
-    /// its session label, in shell order (the main shell first). Empty when there is no
-    /// session. A destination that is busy starting a shell is waited for briefly; its shells
-    /// that run commands are known without waiting.
-    pub async fn live_shells(
+    /// its session label, main shell first. Empty when there is no session.
+    pub fn live_shells(
         &self,
         host: &str,
         username: Option<&str>,
         port: Option<u16>,
     ) -> Result<Vec<(String, Arc<ShellHandle>)>> {
         let target = self.target(host, username, port, None)?;
-        let dests: Vec<Arc<Destination>> = {
-            let g = self.dests.lock().unwrap_or_else(|e| e.into_inner());
-            g.iter()
-                .filter(|(k, _)| {
-                    k.host == target.host
-                        && (target.user.is_none() || k.user == target.user)
-                        && (target.port.is_none() || k.port == target.port)
-                })
-                .map(|(_, d)| d.clone())
-                .collect()
-        };
-        let mut out: Vec<(String, Arc<ShellHandle>)> = Vec::new();
-        for d in dests {
+        let mut out = Vec::new();
+        for d in self.matching(&target) {
             let label = d.label();
-            let mut shells = d.shells_snapshot();
-            // Shells running this destination's commands, should its list still be locked.
-            let running: Vec<Arc<ShellHandle>> = {
-                let g = self.job_shells.lock().unwrap_or_else(|e| e.into_inner());
-                g.iter()
-                    .filter(|(id, _)| {
-                        self.jobs
-                            .get(id)
-                            .is_some_and(|j| j.session == label && j.status().is_active())
-                    })
-                    .filter_map(|(_, w)| w.upgrade())
-                    .collect()
-            };
-            for s in running {
-                if !shells.iter().any(|x| Arc::ptr_eq(x, &s)) {
-                    shells.push(s);
-                }
-            }
-            shells.retain(|s| s.is_alive());
-            shells.sort_by_key(|s| s.index);
-            out.extend(shells.into_iter().map(|s| (label.clone(), s)));
+            out.extend(
+                d.shells_snapshot()
+                    .into_iter()
+                    .filter(|s| s.is_alive())
+                    .map(|s| (label.clone(), s)),
+            );
         }
         Ok(out)
     }

@@ -18,6 +18,31 @@ pub mod testbed;
 
 pub use testbed::TestBed;
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use mcp_ssh_session::config::Config;
+use mcp_ssh_session::session::SessionManager;
+
+/// A session engine that reaches the bed through its ssh config.
+pub fn engine(bed: &TestBed) -> Arc<SessionManager> {
+    let config = Config {
+        ssh_program: "ssh".into(),
+        ssh_config: Some(bed.ssh_config().to_path_buf()),
+        connect_timeout: Duration::from_secs(20),
+        ..Config::default()
+    };
+    Arc::new(SessionManager::new(config).expect("engine"))
+}
+
+/// A multi-threaded runtime for one test.
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
 /// True when running in CI (`CI` set to anything but empty, `0` or `false`).
 pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
