@@ -436,6 +436,18 @@ async fn execute_command_exit_codes_and_bad_input() {
         )
         .await;
     assert_eq!(r.str("output"), "huge\n");
+    // enable_password is accepted for compatibility, and the result says it had no effect.
+    let r = s
+        .ok(
+            "execute_command",
+            json!({"host": "fixture", "command": "true", "enable_password": "x"}),
+        )
+        .await;
+    assert!(
+        r.text.contains("enable mode is not supported"),
+        "{}",
+        r.text
+    );
 
     // Bad input: tool errors with a message that names the problem, all at once.
     let marker = "/tmp/mcpt-mcp-proxycommand-ran";

@@ -278,11 +278,9 @@ impl SshServer {
         peer: Peer<RoleServer>,
         ct: CancellationToken,
     ) -> CallToolResult {
-        if p.enable_password.is_some() {
-            tracing::debug!(
-                "enable_password given; network-device enable mode is not implemented yet"
-            );
-        }
+        // Enable mode of network devices is not built yet: say so rather than ignore it.
+        let enable_given = p.enable_password.is_some()
+            || std::env::var(format!("OVRD_{}_ENABLE_PASS", p.host)).is_ok_and(|v| !v.is_empty());
         let _ = &p.enable_command;
         let timeout = p.timeout.unwrap_or(30).min(MAX_TIMEOUT);
         let req = ExecRequest {
@@ -293,6 +291,13 @@ impl SshServer {
             Ok(j) => j,
             Err(e) => return tool_error(&e),
         };
+        if enable_given {
+            job.update(|s| {
+                s.notes.push(
+                    "enable_password was given, but network-device enable mode is not supported yet; the command ran as is in the login shell".into(),
+                )
+            });
+        }
         let stop = CancellationToken::new();
         self.spawn_progress(job.clone(), &meta, peer, stop.clone());
         let waited = job
