@@ -481,3 +481,32 @@ fn nested_shells_get_the_marker_and_exit_returns() {
         e.close_all().await;
     });
 }
+
+#[test]
+fn su_asks_for_a_password_that_send_input_answers() {
+    let bed = require_testbed!();
+    rt().block_on(async {
+        let e = engine(bed);
+        let (s, w) = run_req(&e, req("fixture-sudo", "su - mcptkey")).await;
+        assert_eq!(w, Waited::AwaitingInput, "{s:?}");
+        assert_eq!(s.awaiting_input.as_ref().unwrap().kind, "password", "{s:?}");
+        let job = e.jobs.get(&s.command_id).unwrap();
+        assert!(e.send_input(&s.command_id, format!("{PASSWORD}\n").into_bytes()));
+        let w = job
+            .wait(
+                tokio::time::Instant::now() + Duration::from_secs(15),
+                &CancellationToken::new(),
+            )
+            .await;
+        let s = job.snapshot(1 << 20);
+        assert_eq!(w, Waited::Finished, "{s:?}");
+        assert!(s.notes.iter().any(|n| n.contains("new shell")), "{s:?}");
+        assert!(!s.output.contains(PASSWORD), "{s:?}");
+        let s = run(&e, "fixture-sudo", "whoami; pwd").await;
+        assert_eq!(s.output, "mcptkey\n/home/mcptkey\n", "{s:?}");
+        run(&e, "fixture-sudo", "exit").await;
+        let s = run(&e, "fixture-sudo", "whoami").await;
+        assert_eq!(s.output, "mcptsudo\n");
+        e.close_all().await;
+    });
+}

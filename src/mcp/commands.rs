@@ -492,19 +492,17 @@ impl SshServer {
                 "it is empty; send \\n for Enter",
             ));
         }
-        let status = job.status();
-        let Some(shell) = self.engine.shell_of(&job.id).filter(|_| status.is_active()) else {
+        let before = job.with_state(|s| s.output.total_bytes());
+        let mut rx = job.subscribe();
+        let input = p.input_text.replace("\\n", "\n").replace("\\r", "\r");
+        if !self.engine.send_input(&job.id, input.into_bytes()) {
             return CallToolResult::error(vec![rmcp::model::ContentBlock::text(format!(
                 "Error: command {} is not active (status: {}); start a new command instead",
                 job.id,
-                status.as_str()
+                job.status().as_str()
             ))]);
-        };
-        let before = job.with_state(|s| s.output.total_bytes());
-        let input = p.input_text.replace("\\n", "\n").replace("\\r", "\r");
-        shell.send_input(input.into_bytes());
+        }
         // Wait for the answer to show: completion, a new prompt, or a quiet moment.
-        let mut rx = job.subscribe();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         loop {
             let quiet = tokio::time::sleep(Duration::from_millis(300));

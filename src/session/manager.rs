@@ -224,6 +224,24 @@ impl SessionManager {
         g.get(job_id).and_then(|w| w.upgrade())
     }
 
+    /// Types into a running job's terminal. The job counts as running again at once (not
+    /// when the shell gets to it), so a waiter that follows sees the answer's effect.
+    /// False when the job is not active.
+    pub fn send_input(&self, job_id: &str, bytes: Vec<u8>) -> bool {
+        match (self.jobs.get(job_id), self.shell_of(job_id)) {
+            (Some(job), Some(shell)) if job.status().is_active() => {
+                job.update(|s| {
+                    if s.status == crate::jobs::JobStatus::AwaitingInput {
+                        s.status = crate::jobs::JobStatus::Running;
+                        s.awaiting = None;
+                    }
+                });
+                shell.send_input(bytes)
+            }
+            _ => false,
+        }
+    }
+
     /// Ctrl-C to a running job. False when it is not running.
     pub fn interrupt(&self, job_id: &str) -> bool {
         match (self.jobs.get(job_id), self.shell_of(job_id)) {
