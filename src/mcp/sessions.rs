@@ -77,7 +77,13 @@ impl SshServer {
                     t.push_str(&format!(
                         "    shell #{}: {}{}{}\n",
                         sh.index,
-                        if sh.busy { "busy" } else { "idle" },
+                        if !sh.alive {
+                            "ended (replaced on next use)"
+                        } else if sh.busy {
+                            "busy"
+                        } else {
+                            "idle"
+                        },
                         sh.cwd
                             .as_deref()
                             .map(|c| format!(", cwd {c}"))
