@@ -510,3 +510,28 @@ fn su_asks_for_a_password_that_send_input_answers() {
         e.close_all().await;
     });
 }
+
+#[test]
+fn nothing_lands_in_the_shell_history() {
+    let bed = require_testbed!();
+    rt().block_on(async {
+        let history = std::path::Path::new("/home/mcptsudo/.bash_history");
+        let before = std::fs::read(history).map(|b| b.len()).unwrap_or(0);
+        let e = engine(bed);
+        // Another test may run on this user; mark this run's lines.
+        let mark = format!("history-check-{}", std::process::id());
+        run(&e, "fixture-sudo", &format!("echo {mark}; cd /tmp")).await;
+        run(&e, "fixture-sudo", &format!("echo {mark} again")).await;
+        e.close_all().await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let all = std::fs::read(history).unwrap_or_default();
+        let text = String::from_utf8_lossy(all.get(before..).unwrap_or_default());
+        for needle in [mark.as_str(), "MCP", "PROBE", "7770", "eval"] {
+            assert!(
+                !text.contains(needle),
+                "{needle:?} found in {}: {text}",
+                history.display()
+            );
+        }
+    });
+}

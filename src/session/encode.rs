@@ -77,7 +77,9 @@ pub fn command_line(command: &str) -> Vec<u8> {
 /// setup line turns line editing off, and input typed ahead of that moment may sit in
 /// readline's own buffer, unread, once readline is off.
 pub fn bootstrap(nonce: &str, depth: u32) -> Vec<u8> {
-    let mut out = format!(" echo MCP''PROBE''{nonce} \"$SHELL\"\n").into_bytes();
+    // `unset HISTFILE` first: with `PROMPT_COMMAND='history -a'` bash would save this very
+    // line after running it. (It is valid csh and fish too; fish only complains.)
+    let mut out = format!(" unset HISTFILE; echo MCP''PROBE''{nonce} \"$SHELL\"\n").into_bytes();
     out.extend_from_slice(&setup_line(nonce, depth));
     out
 }
@@ -220,7 +222,7 @@ mod tests {
     #[test]
     fn bootstrap_never_contains_the_marker_or_token_literally() {
         let b = String::from_utf8(bootstrap("abc123", 1)).unwrap();
-        assert!(b.starts_with(" echo MCP''PROBE''abc123"));
+        assert!(b.starts_with(" unset HISTFILE; echo MCP''PROBE''abc123"));
         assert!(!b.contains('\u{1b}'));
         assert!(!b.contains("MCPPROBEabc123"));
         assert!(b.lines().all(|l| l.len() < 4000));
