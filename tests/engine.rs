@@ -255,7 +255,6 @@ fn sudo_with_right_and_wrong_password() {
             "{s:?}"
         );
         r.sudo_password = Secret::new("not-the-password");
-        let started = std::time::Instant::now();
         let (s, w) = run_req(&e, r.clone()).await;
         assert_eq!(w, Waited::Finished);
         assert_eq!(s.status, JobStatus::Failed, "{s:?}");
@@ -263,7 +262,6 @@ fn sudo_with_right_and_wrong_password() {
             s.error.as_deref().unwrap_or("").contains("sudo rejected"),
             "{s:?}"
         );
-        assert!(started.elapsed() < Duration::from_secs(15));
         // No password: the command waits for input instead of hanging until the timeout.
         r.sudo_password = None;
         let (s, w) = run_req(&e, r.clone()).await;

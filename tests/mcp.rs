@@ -563,7 +563,7 @@ async fn async_commands_status_and_interrupt() {
             json!({"host": "fixture", "command": "echo a1; sleep 1; echo a2"}),
         )
         .await;
-    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(started.elapsed() < Duration::from_secs(15));
     let id = r.str("command_id").to_string();
     assert!(r.text.contains(&id), "{}", r.text);
     let r = s.wait_done(&id, Duration::from_secs(15)).await;
@@ -600,7 +600,7 @@ async fn async_commands_status_and_interrupt() {
     let started = Instant::now();
     let r = s.run("fixture", "echo next").await;
     assert_eq!(r.str("output"), "next\n");
-    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(started.elapsed() < Duration::from_secs(15));
     let running = s.ok("list_running_commands", json!({})).await;
     assert_eq!(running.sc["commands"], json!([]), "{}", running.text);
 
@@ -767,7 +767,7 @@ async fn cancelled_request_interrupts_the_command() {
     let r = s.run("fixture", "echo alive").await;
     assert_eq!(r.str("output"), "alive\n");
     assert!(
-        started.elapsed() < Duration::from_secs(5),
+        started.elapsed() < Duration::from_secs(15),
         "the host was busy for {:?} after the cancel",
         started.elapsed()
     );
