@@ -32,6 +32,8 @@ pub enum Event {
 pub struct Stripper {
     parser: Parser,
     line: Line,
+    /// Every byte through vte (the reference behaviour the plain-text bypass must match).
+    vte_only: bool,
 }
 
 impl fmt::Debug for Stripper {
@@ -57,20 +59,53 @@ impl Stripper {
             text: String::new(),
             out,
         };
-        self.parser.advance(&mut performer, bytes);
+        // Plain ASCII text and C0 controls bypass vte while it is provably in its ground
+        // state, where it would only hand them back one char at a time: most command output
+        // is such runs, and this turns them into string copies. Anything else (ESC, UTF-8,
+        // DEL) goes to vte byte by byte until a callback shows it is back in the ground state.
+        let mut i = 0;
+        while i < bytes.len() {
+            if !performer.line.in_seq && !self.vte_only {
+                let end = bytes[i..]
+                    .iter()
+                    .position(|b| !(0x20..0x7f).contains(b))
+                    .map_or(bytes.len(), |p| i + p);
+                if end > i {
+                    // SAFETY: every byte in the run is printable ASCII, so valid UTF-8.
+                    let text = unsafe { std::str::from_utf8_unchecked(&bytes[i..end]) };
+                    performer.ascii(text);
+                    i = end;
+                    continue;
+                }
+                if is_plain(bytes[i]) {
+                    performer.control(bytes[i]);
+                    i += 1;
+                    continue;
+                }
+            }
+            let b = bytes[i];
+            performer.line.in_seq = true;
+            self.parser.advance(&mut performer, &bytes[i..i + 1]);
+            // A callback during this byte proves the ground state only if the byte itself did
+            // not start something new: an ESC, or a UTF-8 lead byte that follows a broken
+            // character (vte prints U+FFFD for the old one, then keeps the new one pending).
+            if b == 0x1b || b >= 0xc0 {
+                performer.line.in_seq = true;
+            }
+            i += 1;
+        }
         performer.flush_text();
     }
 
     /// The current unterminated line, as a terminal would show it (after CR, BS, erase-line).
     pub fn partial_line(&self) -> String {
-        self.line.chars.iter().collect()
+        self.line.to_text()
     }
 
     /// Emit-and-clear the unterminated line (caller decided output ended without a newline).
     pub fn take_partial_line(&mut self) -> String {
         let s = self.partial_line();
-        self.line.chars.clear();
-        self.line.col = 0;
+        self.line.clear();
         s
     }
 
@@ -93,13 +128,81 @@ impl Stripper {
 }
 
 /// The editable current line and the little terminal state that outlives one `feed`.
+///
+/// Most lines are only ever appended to (CR before LF does not count: it only moves the
+/// cursor). Those stay in `plain`, a String, and go to the output with one copy; a line that
+/// is really edited (overwritten after CR, backspace, erase, cursor moves) switches to
+/// `chars`, one char per column (wide chars count as one: we have no screen width anyway).
 #[derive(Default)]
 struct Line {
-    /// One char per column (wide chars count as one: we have no screen width anyway).
+    plain: String,
+    /// Chars in `plain`.
+    plain_len: usize,
     chars: Vec<char>,
+    /// True when the line lives in `chars`.
+    edited: bool,
     col: usize,
+    /// False only when vte is known to be in its ground state (no escape sequence or UTF-8
+    /// character under way), so that plain ASCII may bypass it.
+    in_seq: bool,
     alt_screen: bool,
     painted: bool,
+}
+
+impl Line {
+    /// Length in columns.
+    fn len(&self) -> usize {
+        if self.edited {
+            self.chars.len()
+        } else {
+            self.plain_len
+        }
+    }
+
+    /// The line as chars, for editing (moves a plain line over once).
+    fn chars_mut(&mut self) -> &mut Vec<char> {
+        if !self.edited {
+            self.chars.clear();
+            self.chars.extend(self.plain.chars());
+            self.plain.clear();
+            self.plain_len = 0;
+            self.edited = true;
+        }
+        &mut self.chars
+    }
+
+    fn to_text(&self) -> String {
+        if self.edited {
+            self.chars.iter().collect()
+        } else {
+            self.plain.clone()
+        }
+    }
+
+    /// Empties the line and puts the cursor at column 0.
+    fn clear(&mut self) {
+        self.plain.clear();
+        self.plain_len = 0;
+        self.chars.clear();
+        self.edited = false;
+        self.col = 0;
+    }
+
+    /// Appends the line to `out` and empties it.
+    fn drain_into(&mut self, out: &mut String) {
+        if self.edited {
+            out.extend(self.chars.iter());
+        } else {
+            out.push_str(&self.plain);
+        }
+        self.clear();
+    }
+}
+
+/// Bytes that vte, in its ground state, would pass to `print` or `execute` one by one: ASCII
+/// printables and C0 controls except ESC (DEL, 0x7f, is left to vte).
+fn is_plain(b: u8) -> bool {
+    b != 0x1b && b < 0x7f
 }
 
 /// Borrows the line for one `feed` call and collects its output.
@@ -119,9 +222,7 @@ impl Performer<'_> {
 
     /// Moves the current line into the output (without a newline) and starts an empty one.
     fn flush_line(&mut self) {
-        self.text.extend(self.line.chars.iter());
-        self.line.chars.clear();
-        self.line.col = 0;
+        self.line.drain_into(&mut self.text);
     }
 
     fn put(&mut self, c: char) {
@@ -129,12 +230,19 @@ impl Performer<'_> {
             self.flush_line();
         }
         let line = &mut *self.line;
-        if line.col < line.chars.len() {
-            line.chars[line.col] = c;
+        if !line.edited && line.col == line.plain_len {
+            line.plain.push(c);
+            line.plain_len += 1;
         } else {
-            // Padding is bounded: every cursor move clamps `col` to MAX_LINE.
-            line.chars.resize(line.col, ' ');
-            line.chars.push(c);
+            let col = line.col;
+            let chars = line.chars_mut();
+            if col < chars.len() {
+                chars[col] = c;
+            } else {
+                // Padding is bounded: every cursor move clamps `col` to MAX_LINE.
+                chars.resize(col, ' ');
+                chars.push(c);
+            }
         }
         line.col += 1;
     }
@@ -154,13 +262,19 @@ impl Performer<'_> {
 
     fn erase_in_line(&mut self, mode: u16) {
         let line = &mut *self.line;
+        let col = line.col;
         match mode {
-            0 => line.chars.truncate(line.col),
+            // Erasing past the end (a progress line's usual `ESC[K`) changes nothing.
+            0 if col < line.len() => line.chars_mut().truncate(col),
             1 => {
-                let end = (line.col + 1).min(line.chars.len());
-                line.chars[..end].fill(' ');
+                let chars = line.chars_mut();
+                let end = (col + 1).min(chars.len());
+                chars[..end].fill(' ');
             }
-            2 => line.chars.clear(),
+            2 => {
+                line.clear();
+                line.col = col;
+            }
             _ => {}
         }
     }
@@ -185,12 +299,21 @@ fn count(params: &Params, default: u16) -> usize {
     usize::from(if n == 0 { default } else { n })
 }
 
-impl Perform for Performer<'_> {
-    fn print(&mut self, c: char) {
-        self.put(c);
+impl Performer<'_> {
+    /// Printable ASCII, as vte's ground state would print it char by char.
+    fn ascii(&mut self, text: &str) {
+        let line = &mut *self.line;
+        if !line.edited && line.col == line.plain_len && line.col + text.len() < MAX_LINE {
+            line.plain.push_str(text);
+            line.plain_len += text.len();
+            line.col += text.len();
+        } else {
+            text.chars().for_each(|c| self.put(c));
+        }
     }
 
-    fn execute(&mut self, byte: u8) {
+    /// What a C0/C1 control does to the line.
+    fn control(&mut self, byte: u8) {
         match byte {
             b'\n' => self.newline(),
             b'\r' => self.line.col = 0,
@@ -203,8 +326,29 @@ impl Perform for Performer<'_> {
             _ => {}
         }
     }
+}
+
+impl Perform for Performer<'_> {
+    fn print(&mut self, c: char) {
+        // vte prints only in its ground state.
+        self.line.in_seq = false;
+        self.put(c);
+    }
+
+    fn execute(&mut self, byte: u8) {
+        // CAN and SUB abort any sequence.
+        if byte == 0x18 || byte == 0x1a {
+            self.line.in_seq = false;
+        }
+        self.control(byte);
+    }
+
+    fn esc_dispatch(&mut self, _intermediates: &[u8], _ignore: bool, _byte: u8) {
+        self.line.in_seq = false;
+    }
 
     fn csi_dispatch(&mut self, params: &Params, intermediates: &[u8], ignore: bool, action: char) {
+        self.line.in_seq = false;
         if ignore {
             return;
         }
@@ -222,26 +366,32 @@ impl Perform for Performer<'_> {
             (_, 'G') => self.line.col = (count(params, 1) - 1).min(MAX_LINE),
             (_, 'P') => {
                 let line = &mut *self.line;
-                if line.col < line.chars.len() {
-                    let end = (line.col + count(params, 1)).min(line.chars.len());
-                    line.chars.drain(line.col..end);
+                let col = line.col;
+                if col < line.len() {
+                    let chars = line.chars_mut();
+                    let end = (col + count(params, 1)).min(chars.len());
+                    chars.drain(col..end);
                 }
             }
             (_, '@') => {
                 let line = &mut *self.line;
-                if line.col < line.chars.len() {
+                let col = line.col;
+                if col < line.len() {
                     let n = count(params, 1);
-                    line.chars
-                        .splice(line.col..line.col, std::iter::repeat_n(' ', n));
+                    let chars = line.chars_mut();
+                    chars.splice(col..col, std::iter::repeat_n(' ', n));
                     // Like a terminal's right margin: what is pushed past the end is lost.
-                    line.chars.truncate(MAX_LINE);
+                    chars.truncate(MAX_LINE);
                 }
             }
             (_, 'X') => {
                 let line = &mut *self.line;
-                let start = line.col.min(line.chars.len());
-                let end = (line.col + count(params, 1)).min(line.chars.len());
-                line.chars[start..end].fill(' ');
+                let col = line.col;
+                if col < line.len() {
+                    let chars = line.chars_mut();
+                    let end = (col + count(params, 1)).min(chars.len());
+                    chars[col..end].fill(' ');
+                }
             }
             (_, 'H' | 'f' | 'J') => self.line.painted = true,
             // SGR and the rest: a line model has no use for them.
@@ -249,7 +399,11 @@ impl Perform for Performer<'_> {
         }
     }
 
-    fn osc_dispatch(&mut self, params: &[&[u8]], _bell_terminated: bool) {
+    fn osc_dispatch(&mut self, params: &[&[u8]], bell_terminated: bool) {
+        // Ended by ESC \ (not BEL), vte is in its escape state now; the `\` dispatch follows.
+        if bell_terminated {
+            self.line.in_seq = false;
+        }
         if let [MARKER_OSC, rest @ ..] = params {
             let payload = rest.join(&b";"[..]);
             self.marker(String::from_utf8_lossy(&payload).into_owned());
@@ -261,6 +415,114 @@ impl Perform for Performer<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A tiny deterministic generator (no rand dependency).
+    struct XorShift(u64);
+    impl XorShift {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+    }
+
+    fn run_all(s: &mut Stripper, input: &[u8], cuts: &[usize]) -> (Vec<Event>, String) {
+        let mut out = Vec::new();
+        let mut at = 0;
+        for &c in cuts.iter().chain(std::iter::once(&input.len())) {
+            s.feed(&input[at..c], &mut out);
+            at = c;
+        }
+        // Adjacent texts merge differently with other cuts; compare their concatenation.
+        let mut merged: Vec<Event> = Vec::new();
+        for e in out {
+            match (merged.last_mut(), e) {
+                (Some(Event::Text(a)), Event::Text(b)) => a.push_str(&b),
+                (_, e) => merged.push(e),
+            }
+        }
+        (merged, s.partial_line())
+    }
+
+    #[test]
+    fn plain_text_bypass_matches_vte_on_random_streams() {
+        let pieces: &[&[u8]] = &[
+            b"hello ",
+            b"world",
+            b"\r\n",
+            b"\n",
+            b"\r",
+            b"\t",
+            b"\x08",
+            b"\x07",
+            b"\x00",
+            b"\x1b[31m",
+            b"\x1b[0m",
+            b"\x1b[K",
+            b"\x1b[2K",
+            b"\x1b[1K",
+            b"\x1b[3D",
+            b"\x1b[5C",
+            b"\x1b[10G",
+            b"\x1b[2P",
+            b"\x1b[3@",
+            b"\x1b[4X",
+            b"\x1b[2J\x1b[H",
+            b"\x1b[?1049h",
+            b"\x1b[?1049l",
+            b"\x1b[?2004h",
+            b"\x1b]0;title\x07",
+            b"\x1b]0;title\x1b\\",
+            b"\x1b]7770;n;1;0;/tmp\x07",
+            b"\x1b]7770;n;1;2;/\x1b\\",
+            b"\x1bPq#0;1\x1b\\",
+            b"\x1b(B",
+            b"\x1b[1;2;3;4;5;6;7;8;9;10;11;12;13;14;15;16;17;18m",
+            b"\x1b[<1;2ignored",
+            "h\u{e9}llo \u{2713}".as_bytes(),
+            b"\xff",
+            b"\xc3",
+            b"\x9b",
+            b"\x7f",
+            b"\x18",
+            b"\x1a",
+            b" --More-- ",
+            b"\x08\x08\x08\x08",
+            b"0123456789",
+        ];
+        let mut rng = XorShift(0x9e3779b97f4a7c15);
+        for round in 0..400 {
+            let mut input = Vec::new();
+            for _ in 0..(rng.next() % 40) {
+                input.extend_from_slice(pieces[(rng.next() % pieces.len() as u64) as usize]);
+            }
+            let mut reference = Stripper {
+                vte_only: true,
+                ..Stripper::default()
+            };
+            let expected = run_all(&mut reference, &input, &[]);
+            let mut cuts: Vec<usize> = (0..(rng.next() % 6))
+                .map(|_| (rng.next() % (input.len() as u64 + 1)) as usize)
+                .collect();
+            cuts.sort_unstable();
+            let got = run_all(&mut Stripper::new(), &input, &cuts);
+            assert_eq!(
+                got,
+                expected,
+                "round {round}: {:?} cut at {cuts:?}",
+                String::from_utf8_lossy(&input)
+            );
+            let bytewise: Vec<usize> = (1..input.len()).collect();
+            let got = run_all(&mut Stripper::new(), &input, &bytewise);
+            assert_eq!(
+                got,
+                expected,
+                "round {round} byte by byte: {:?}",
+                String::from_utf8_lossy(&input)
+            );
+        }
+    }
 
     fn t(s: &str) -> Event {
         Event::Text(s.to_string())
