@@ -271,9 +271,24 @@ fn sudo_with_right_and_wrong_password() {
         e.interrupt(&s.command_id);
         let s = run(&e, "fixture-sudo", "echo still-here").await;
         assert_eq!(s.output, "still-here\n");
+        // A secret typed into the command itself is redacted from the record and the output.
+        let mut r = req(
+            "fixture-sudo",
+            &format!("echo '{SUDO_PASSWORD}' | sudo -S -k -p '' true; echo '{SUDO_PASSWORD}'"),
+        );
+        r.sudo_password = Secret::new(SUDO_PASSWORD);
+        let (s, _) = run_req(&e, r).await;
+        assert_eq!(
+            (s.output.as_str(), s.exit_code),
+            ("***\n", Some(0)),
+            "{s:?}"
+        );
         for j in e.jobs.all() {
             let snap = j.snapshot(1 << 20);
-            assert!(!snap.output.contains(SUDO_PASSWORD) && !snap.command.contains(SUDO_PASSWORD));
+            assert!(
+                !snap.output.contains(SUDO_PASSWORD) && !snap.command.contains(SUDO_PASSWORD),
+                "{snap:?}"
+            );
         }
         e.close_all().await;
     });

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::jobs::{Job, JobRegistry, OutputBuffer, Waited};
-use crate::secret::Secret;
+use crate::secret::{Secret, redact};
 use crate::session::destination::{Destination, SessionKey};
 use crate::session::shell::{RunOptions, ShellHandle};
 use crate::ssh::{RuntimeDir, SshProgram, Target};
@@ -165,9 +165,15 @@ impl SessionManager {
             )
             .await?;
         let spool = self.runtime.fresh("o", ".out");
+        let secrets: Vec<Secret> = [password, sudo_password.clone()]
+            .into_iter()
+            .flatten()
+            .collect();
+        // The record (history, status) never shows a secret, even one typed into the command.
+        let shown_command = redact(&req.command, &secrets.iter().collect::<Vec<_>>());
         let job = Job::new(
             dest.label(),
-            req.command.clone(),
+            shown_command,
             OutputBuffer::new(
                 self.config.output_limit,
                 Some(spool),
@@ -175,10 +181,6 @@ impl SessionManager {
             ),
         );
         job.update(|s| s.notes.extend(acquired.notes.iter().cloned()));
-        let secrets: Vec<Secret> = [password, sudo_password.clone()]
-            .into_iter()
-            .flatten()
-            .collect();
         self.jobs.insert(job.clone());
         {
             let mut g = self.job_shells.lock().unwrap_or_else(|e| e.into_inner());
