@@ -548,3 +548,70 @@ fn nothing_lands_in_the_shell_history() {
         }
     });
 }
+
+#[test]
+fn repls_and_fake_shell_prompts_wait_for_input_and_get_no_set_up() {
+    let bed = require_testbed!();
+    rt().block_on(async {
+        let e = engine(bed);
+        // A REPL: awaiting input at its prompt, answered with send_input, ended by exit().
+        let mut r = req("fixture", "python3 -q");
+        r.timeout = Duration::from_secs(10);
+        let (s, w) = run_req(&e, r).await;
+        assert_eq!(w, Waited::AwaitingInput, "{s:?}");
+        assert_eq!(s.awaiting_input.as_ref().unwrap().prompt, ">>>", "{s:?}");
+        let job = e.jobs.get(&s.command_id).unwrap();
+        assert!(e.send_input(&s.command_id, b"print(6 * 7)\n".to_vec()));
+        let w = job
+            .wait(
+                tokio::time::Instant::now() + Duration::from_secs(10),
+                &CancellationToken::new(),
+            )
+            .await;
+        assert_eq!(w, Waited::AwaitingInput);
+        assert!(job.snapshot(1 << 20).output.contains("42\n"));
+        assert!(e.send_input(&s.command_id, b"exit()\n".to_vec()));
+        let w = job
+            .wait(
+                tokio::time::Instant::now() + Duration::from_secs(10),
+                &CancellationToken::new(),
+            )
+            .await;
+        assert_eq!(w, Waited::Finished);
+        assert_eq!(job.snapshot(0).exit_code, Some(0));
+
+        // A program prompt ending in `>` that is not a shell never receives set-up lines.
+        let mut r = req("fixture", "read -p 'mysql> ' q; echo \"got:$q\"");
+        r.timeout = Duration::from_secs(10);
+        let (s, w) = run_req(&e, r).await;
+        assert_eq!(w, Waited::AwaitingInput, "{s:?}");
+        assert!(e.send_input(&s.command_id, b"select 1;\n".to_vec()));
+        let job = e.jobs.get(&s.command_id).unwrap();
+        job.wait(
+            tokio::time::Instant::now() + Duration::from_secs(10),
+            &CancellationToken::new(),
+        )
+        .await;
+        let s = job.snapshot(1 << 20);
+        assert_eq!(
+            (s.output.as_str(), s.exit_code),
+            ("mysql> got:select 1;\n", Some(0)),
+            "{s:?}"
+        );
+
+        // A prompt that looks like a shell's but belongs to a program: the set-up lines it
+        // swallowed are shown, with a note, when it ends.
+        let mut r = req(
+            "fixture",
+            "printf 'root@fake:~# '; read a; read b; echo \"after:${a%% *}\"",
+        );
+        r.timeout = Duration::from_secs(15);
+        let (s, w) = run_req(&e, r).await;
+        assert_eq!(w, Waited::Finished, "{s:?}");
+        assert!(s.output.contains("after:"), "{s:?}");
+        assert!(s.notes.iter().any(|n| n.contains("not a shell")), "{s:?}");
+        let s = run(&e, "fixture", "echo fine").await;
+        assert_eq!(s.output, "fine\n");
+        e.close_all().await;
+    });
+}

@@ -13,7 +13,10 @@
 
 pub mod prompts;
 
-pub use prompts::{Prompt, PromptKind, ShellPrompt, classify, shell_prompt, starts_nested_shell};
+pub use prompts::{
+    Prompt, PromptKind, ShellPrompt, classify, posix_shell_prompt, repl_prompt, shell_prompt,
+    starts_nested_shell,
+};
 
 use std::collections::VecDeque;
 use std::time::Duration;

@@ -216,6 +216,29 @@ pub fn shell_prompt(partial_line: &str) -> Option<ShellPrompt> {
     }
 }
 
+/// A read-eval-print loop waiting for input: Python, IPython, pdb, gdb, lldb, irb, psql,
+/// mysql/MariaDB, sqlite, redis-cli, node, mongo, ftp... (prompts a shell never shows).
+pub fn repl_prompt(partial_line: &str) -> bool {
+    static RE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(
+            r"^(?:>>>|\.\.\.|In \[\d+\]:|\(Pdb\)|\(gdb\)|\(lldb\)|irb\([^)]*\):\d+:\d+[>*]|[\w-]+[=-][#>]|(?:mysql|sqlite|ftp|sftp|node|mongo|redis[^>]*)>|MariaDB \[[^\]]*\]>)\s*$",
+        )
+        .expect("valid regex")
+    });
+    RE.is_match(partial_line.trim_start())
+}
+
+/// A prompt of a POSIX shell proper (`user@host:~$ `, `[root@h /]# `, `bash-5.2$ `), as
+/// opposed to a device or program prompt that merely ends in `#` or `>` (`Router#`, `mysql>`).
+pub fn posix_shell_prompt(partial_line: &str) -> bool {
+    let t = partial_line.trim();
+    t.ends_with(['$', '#', '%'])
+        && (t.contains(['@', ':', '~', '/'])
+            || t.starts_with("bash-")
+            || t.starts_with("sh-")
+            || t.len() == 1)
+}
+
 /// Does this command start a new interactive shell inside the current one? True for `sudo -i`,
 /// `su -`, `bash`, `ssh host`, `docker exec -it c sh`, `kubectl exec -it pod -- sh`, `chroot
 /// /x`, `nsenter -t 1 -a`...; false when a command is given (`bash script.sh`, `sudo -i ls`,
@@ -1036,6 +1059,43 @@ mod tests {
         }
         for cmd in no {
             assert!(!starts_nested_shell(cmd), "should not be nested: {cmd:?}");
+        }
+    }
+
+    #[test]
+    fn repl_prompts_are_not_shells() {
+        for p in [
+            ">>> ",
+            "... ",
+            "In [3]: ",
+            "(Pdb) ",
+            "(gdb) ",
+            "irb(main):001:0> ",
+            "postgres=# ",
+            "postgres-> ",
+            "mysql> ",
+            "MariaDB [(none)]> ",
+            "sqlite> ",
+            "redis 127.0.0.1:6379> ",
+            "ftp> ",
+            "node> ",
+        ] {
+            assert!(repl_prompt(p), "{p:?}");
+            assert!(!posix_shell_prompt(p), "{p:?}");
+        }
+        for p in [
+            "root@vm:~# ",
+            "[u@h tmp]$ ",
+            "bash-5.2$ ",
+            "$ ",
+            "# ",
+            "host:/etc% ",
+        ] {
+            assert!(posix_shell_prompt(p), "{p:?}");
+            assert!(!repl_prompt(p), "{p:?}");
+        }
+        for p in ["Router# ", "Router> ", "Enter value: ", "done"] {
+            assert!(!posix_shell_prompt(p), "{p:?}");
         }
     }
 }

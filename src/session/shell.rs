@@ -15,8 +15,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, Result};
 use crate::expect::{
-    Expect, ExpectError, Needle, Prompt, PromptKind, ShellPrompt, classify, shell_prompt,
-    starts_nested_shell,
+    Expect, ExpectError, Needle, Prompt, PromptKind, ShellPrompt, classify, posix_shell_prompt,
+    repl_prompt, shell_prompt, starts_nested_shell,
 };
 use crate::jobs::{Job, JobStatus};
 use crate::pty::tail::RawTail;
@@ -30,6 +30,8 @@ use crate::term::{Event, Stripper};
 
 /// Quiet time after which a prompt-looking last line is taken to be waiting for input.
 const SETTLE: Duration = Duration::from_millis(300);
+/// How long a shell started by a command gets to answer our set-up lines.
+const NESTED_SETUP: Duration = Duration::from_secs(5);
 /// Recent output kept for prompt classification (host-key fingerprints sit a few lines up).
 const RECENT: usize = 4096;
 
@@ -374,7 +376,25 @@ struct Running {
 struct Nested {
     depth: u32,
     fallback_sent: bool,
+    /// Give up on the set-up after this.
+    deadline: Instant,
+    /// Output during the set-up: dropped when the shell answers, kept as the command's
+    /// output when it turns out not to be a shell (bounded).
+    held: String,
 }
+
+impl Nested {
+    /// What to add to the output when the set-up failed, with a note explaining it.
+    fn give_back(self) -> (String, String) {
+        (
+            self.held,
+            "the command showed a prompt that looked like a shell, so shell set-up lines were typed into it; it was not a shell we can drive, and its answers to them are part of the output".into(),
+        )
+    }
+}
+
+/// Output kept while a nested shell is being set up.
+const HELD: usize = 64 * 1024;
 
 struct Actor {
     proc: PtyProcess,
@@ -495,6 +515,9 @@ impl Actor {
         push_recent(&mut self.recent, &text);
         let Some(r) = &mut self.running else { return };
         if let Some(n) = &mut r.nested {
+            if n.held.len() < HELD {
+                n.held.push_str(&text);
+            }
             // Output of the nested set-up: the probe tells which shell answered.
             let token = probe_token(&self.nonce);
             if let Some(pos) = text.find(&token) {
@@ -556,7 +579,17 @@ impl Actor {
         }
         let previous_depth = self.depth;
         self.depth = m.depth;
-        let Some(r) = self.running.take() else { return };
+        let Some(mut r) = self.running.take() else {
+            return;
+        };
+        if r.nested.as_ref().is_some_and(|n| m.depth != n.depth) {
+            // The outer shell answered: the "shell" was a program that has ended.
+            let (held, note) = r.nested.take().expect("checked").give_back();
+            r.job.update(|s| {
+                s.output.push(&held);
+                s.notes.push(note);
+            });
+        }
         if let Some(n) = &r.nested
             && m.depth == n.depth
         {
@@ -609,7 +642,10 @@ impl Actor {
     /// When a prompt-like line is waiting, the moment we act on it if nothing else arrives.
     fn settle_deadline(&self) -> Option<Instant> {
         let r = self.running.as_ref()?;
-        if r.nested.is_some() || r.job.status() == JobStatus::AwaitingInput {
+        if let Some(n) = &r.nested {
+            return Some(n.deadline);
+        }
+        if r.job.status() == JobStatus::AwaitingInput {
             return None;
         }
         let partial = self.stripper.partial_line();
@@ -623,6 +659,12 @@ impl Actor {
     }
 
     fn on_settled(&mut self) {
+        if let Some(n) = self.running.as_ref().and_then(|r| r.nested.as_ref()) {
+            if Instant::now() >= n.deadline {
+                self.abandon_nested();
+            }
+            return;
+        }
         self.check_prompts(true);
         // Nothing matched: stop re-arming the timer until new output arrives.
         if self
@@ -703,16 +745,21 @@ impl Actor {
         if !settled {
             return;
         }
-        let nested_shell = match shell_prompt(&partial) {
-            Some(ShellPrompt::Strong) => true,
-            Some(ShellPrompt::Weak) => starts_nested_shell(&r.command),
-            None => false,
+        // Only a shell gets the marker set up: a REPL or a device prompt (`mysql>`, `Router#`)
+        // must never receive our set-up lines unless the command itself starts a shell.
+        let shell_like = shell_prompt(&partial);
+        let nested_shell = match shell_like {
+            Some(_) if starts_nested_shell(&r.command) => true,
+            Some(ShellPrompt::Strong) => posix_shell_prompt(&partial) && !repl_prompt(&partial),
+            _ => false,
         };
         if nested_shell {
             let depth = self.depth + 1;
             r.nested = Some(Nested {
                 depth,
                 fallback_sent: false,
+                deadline: Instant::now() + NESTED_SETUP,
+                held: String::new(),
             });
             r.answered_line = Some(lines);
             // The new shell's own prompt is not output.
@@ -724,7 +771,40 @@ impl Actor {
         }
         if let Some(p) = prompt {
             Self::await_input(r, p, lines);
+        } else if shell_like.is_some() || repl_prompt(&partial) {
+            let p = Prompt {
+                kind: PromptKind::Input,
+                text: partial.trim().to_string(),
+            };
+            Self::await_input(r, p, lines);
         }
+    }
+
+    /// The shell we tried to set up inside the command never answered: it was not a shell we
+    /// can drive. Stop waiting for it and report the program as waiting for input.
+    fn abandon_nested(&mut self) {
+        let lines = self.lines;
+        let partial = self.stripper.partial_line();
+        let Some(r) = &mut self.running else { return };
+        let Some(n) = r.nested.take() else { return };
+        let (held, note) = n.give_back();
+        r.job.update(|s| {
+            s.output.push(&held);
+            s.notes.push(note);
+        });
+        let text = if partial.trim().is_empty() {
+            "(no prompt visible; use read_screen)".to_string()
+        } else {
+            partial.trim().to_string()
+        };
+        Self::await_input(
+            r,
+            Prompt {
+                kind: PromptKind::Input,
+                text,
+            },
+            lines,
+        );
     }
 
     fn await_input(r: &mut Running, prompt: Prompt, lines: usize) {
@@ -743,11 +823,16 @@ impl Actor {
             i.current_job = None;
         }
         self.shared.alive.store(false, Ordering::Release);
-        if let Some(r) = self.running.take() {
+        if let Some(mut r) = self.running.take() {
             let partial = self.stripper.take_partial_line();
-            if r.nested.is_none() {
-                r.job.update(|s| s.output.push(&partial));
+            if let Some(n) = r.nested.take() {
+                let (held, note) = n.give_back();
+                r.job.update(|s| {
+                    s.output.push(&held);
+                    s.notes.push(note);
+                });
             }
+            r.job.update(|s| s.output.push(&partial));
             let exited = is_exit_command(&r.command);
             if exited {
                 r.job.update(|s| s.notes.push("the shell exited; the next command starts a new shell (working directory and variables reset)".into()));
