@@ -484,6 +484,21 @@ fn nested_shells_get_the_marker_and_exit_returns() {
         let s = run(&e, "fixture-sudo", "whoami").await;
         assert_eq!(s.output, "mcptsudo\n");
 
+        // A prompt reset in the same shell is not a new level.
+        let s = run(&e, "fixture-sudo", "cd /tmp; source ~/.bashrc").await;
+        assert!(s.notes.iter().any(|n| n.contains("same level")), "{s:?}");
+        let s = run(&e, "fixture-sudo", "pwd").await;
+        assert_eq!(s.output, "/tmp\n");
+        assert_eq!(
+            e.sessions()
+                .iter()
+                .find(|x| x.host == "fixture-sudo")
+                .unwrap()
+                .shells[0]
+                .depth,
+            1
+        );
+
         // A plain nested bash inside dash, and back.
         run(&e, "fixture-dash", "bash").await;
         let s = run(&e, "fixture-dash", "echo ${BASH_VERSION:+bash}").await;
@@ -599,17 +614,29 @@ fn repls_and_fake_shell_prompts_wait_for_input_and_get_no_set_up() {
             "{s:?}"
         );
 
-        // A prompt that looks like a shell's but belongs to a program: the set-up lines it
-        // swallowed are shown, with a note, when it ends.
+        // A prompt that looks like a shell's but belongs to a program: it gets the probe
+        // line only; with no shell answering, it is reported as waiting, with a note.
         let mut r = req(
             "fixture",
-            "printf 'root@fake:~# '; read a; read b; echo \"after:${a%% *}\"",
+            "printf 'root@fake:~# '; read a; read b; echo \"after:${a%% *}:$b\"",
         );
         r.timeout = Duration::from_secs(15);
         let (s, w) = run_req(&e, r).await;
-        assert_eq!(w, Waited::Finished, "{s:?}");
-        assert!(s.output.contains("after:"), "{s:?}");
+        assert_eq!(w, Waited::AwaitingInput, "{s:?}");
         assert!(s.notes.iter().any(|n| n.contains("not a shell")), "{s:?}");
+        assert!(e.send_input(&s.command_id, b"typed\n".to_vec()));
+        let job = e.jobs.get(&s.command_id).unwrap();
+        job.wait(
+            tokio::time::Instant::now() + Duration::from_secs(10),
+            &CancellationToken::new(),
+        )
+        .await;
+        let s = job.snapshot(1 << 20);
+        assert_eq!(
+            (s.output.as_str(), s.exit_code),
+            ("after:unset:typed\n", Some(0)),
+            "{s:?}"
+        );
         let s = run(&e, "fixture", "echo fine").await;
         assert_eq!(s.output, "fine\n");
         e.close_all().await;

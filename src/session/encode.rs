@@ -77,11 +77,34 @@ pub fn command_line(command: &str) -> Vec<u8> {
 /// setup line turns line editing off, and input typed ahead of that moment may sit in
 /// readline's own buffer, unread, once readline is off.
 pub fn bootstrap(nonce: &str, depth: u32) -> Vec<u8> {
-    // `unset HISTFILE` first: with `PROMPT_COMMAND='history -a'` bash would save this very
-    // line after running it. (It is valid csh and fish too; fish only complains.)
-    let mut out = format!(" unset HISTFILE; echo MCP''PROBE''{nonce} \"$SHELL\"\n").into_bytes();
+    let mut out = probe_line(nonce);
     out.extend_from_slice(&setup_line(nonce, depth));
     out
+}
+
+/// The probe alone: the login shell's path, then the shell's PID (so that a prompt reset
+/// by `source ~/.bashrc` or `exec bash` is told apart from a new shell inside the old one).
+/// `unset HISTFILE` first: with `PROMPT_COMMAND='history -a'` bash would save this very line
+/// after running it. Every part is valid csh; fish rejects `unset` and `$$` but still
+/// prints the first token.
+pub fn probe_line(nonce: &str) -> Vec<u8> {
+    format!(" unset HISTFILE; echo MCP''PROBE''{nonce} \"$SHELL\"; echo MCP''PID''{nonce} $$\n")
+        .into_bytes()
+}
+
+/// The text the probe prints before the shell's PID.
+pub fn pid_token(nonce: &str) -> String {
+    format!("MCPPID{nonce}")
+}
+
+/// The PID a probe reported in `text`, if its line has arrived.
+pub fn probed_pid(text: &str, nonce: &str) -> Option<u32> {
+    let token = pid_token(nonce);
+    let at = text.find(&token)? + token.len();
+    let rest = &text[at..];
+    // Only a completed line counts: the digits may still be arriving.
+    let line = &rest[..rest.find('\n')?];
+    line.trim().parse().ok()
 }
 
 /// The setup line.
@@ -226,6 +249,18 @@ mod tests {
         assert!(!b.contains('\u{1b}'));
         assert!(!b.contains("MCPPROBEabc123"));
         assert!(b.lines().all(|l| l.len() < 4000));
+    }
+
+    #[test]
+    fn probe_reports_shell_and_pid() {
+        let line = String::from_utf8(probe_line("n0")).unwrap();
+        assert!(!line.contains("MCPPROBEn0") && !line.contains("MCPPIDn0"));
+        assert_eq!(
+            probed_pid("MCPPROBEn0 /bin/bash\nMCPPIDn0 4242\n", "n0"),
+            Some(4242)
+        );
+        assert_eq!(probed_pid("MCPPIDn0 42", "n0"), None);
+        assert_eq!(probed_pid("MCPPIDx 42\n", "n0"), None);
     }
 
     #[test]

@@ -23,7 +23,8 @@ use crate::pty::tail::RawTail;
 use crate::pty::{PtyOutput, PtyProcess};
 use crate::secret::{Secret, redact};
 use crate::session::encode::{
-    self, Marker, START_POSIX_SHELL, bootstrap, is_non_posix_shell, probe_token, setup_line,
+    self, Marker, START_POSIX_SHELL, bootstrap, is_non_posix_shell, probe_line, probe_token,
+    probed_pid, setup_line,
 };
 use crate::ssh::{SshProgram, Target};
 use crate::term::{Event, Stripper};
@@ -159,6 +160,8 @@ impl ShellHandle {
             depth: 1,
             ..Default::default()
         };
+        // Everything the probe printed, for its PID line.
+        let mut probe_text = String::new();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let m = expect
@@ -187,6 +190,8 @@ impl ShellHandle {
                     )));
                 }
             };
+            probe_text.push_str(&m.before);
+            probe_text.push_str(&m.matched);
             match m.index {
                 0 => {
                     let Some(marker) = Marker::parse(&m.matched).filter(|mk| mk.nonce == nonce)
@@ -248,7 +253,10 @@ impl ShellHandle {
         });
         let (tx, req_rx) = mpsc::unbounded_channel();
         let pid = proc.pid();
+        // With bash started inside a non-POSIX login shell, the PID we saw is not our shell's.
+        let shell_pid = probed_pid(&probe_text, &nonce).filter(|_| !info.posix_fallback);
         let mut actor = Actor {
+            pids: vec![shell_pid],
             proc,
             rx,
             req_rx,
@@ -374,7 +382,14 @@ struct Running {
 
 /// Setting up the marker in a shell started by the command (`sudo -i`, `su -`, `bash`...).
 struct Nested {
+    /// The level the set-up line was sent for (valid once `decided`).
     depth: u32,
+    /// The probe answered and the set-up line went out.
+    decided: bool,
+    /// The probe came from the shell we already had: its prompt was reset, no new level.
+    reset: bool,
+    /// The PID the probe reported.
+    pid: Option<u32>,
     fallback_sent: bool,
     /// Give up on the set-up after this.
     deadline: Instant,
@@ -388,7 +403,7 @@ impl Nested {
     fn give_back(self) -> (String, String) {
         (
             self.held,
-            "the command showed a prompt that looked like a shell, so shell set-up lines were typed into it; it was not a shell we can drive, and its answers to them are part of the output".into(),
+            "the command showed a prompt that looked like a shell, so our shell probe line was typed into it; it is not a shell we can drive (its answer, if any, is part of the output)".into(),
         )
     }
 }
@@ -406,6 +421,8 @@ struct Actor {
     shared: Arc<Shared>,
     log: PathBuf,
     running: Option<Running>,
+    /// The PID of the shell at each level (index 0 is level 1), as far as probes told.
+    pids: Vec<Option<u32>>,
     /// Completed lines seen since start (prompt answers are tied to a line).
     lines: usize,
     recent: String,
@@ -518,21 +535,36 @@ impl Actor {
             if n.held.len() < HELD {
                 n.held.push_str(&text);
             }
-            // Output of the nested set-up: the probe tells which shell answered.
-            let token = probe_token(&self.nonce);
-            if let Some(pos) = text.find(&token) {
-                let shell = text[pos + token.len()..]
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or("")
-                    .to_string();
-                if is_non_posix_shell(&shell) && !n.fallback_sent {
-                    n.fallback_sent = true;
-                    let mut bytes = START_POSIX_SHELL.to_vec();
-                    bytes.extend_from_slice(&setup_line(&self.nonce, n.depth));
-                    self.write(&bytes);
-                }
+            if n.decided {
+                return;
             }
+            // The probe tells which shell answered: a non-POSIX one gets bash/sh started in
+            // it; the PID tells a new shell from ours with its prompt reset.
+            let token = probe_token(&self.nonce);
+            let Some(pos) = n.held.find(&token) else {
+                return;
+            };
+            let shell = n.held[pos + token.len()..]
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_string();
+            let mut bytes = Vec::new();
+            if is_non_posix_shell(&shell) {
+                n.fallback_sent = true;
+                n.depth = self.depth + 1;
+                bytes.extend_from_slice(START_POSIX_SHELL);
+            } else {
+                let Some(pid) = probed_pid(&n.held, &self.nonce) else {
+                    return;
+                };
+                n.pid = Some(pid);
+                n.reset = self.pids.get(self.depth as usize - 1) == Some(&Some(pid));
+                n.depth = if n.reset { self.depth } else { self.depth + 1 };
+            }
+            n.decided = true;
+            bytes.extend_from_slice(&setup_line(&self.nonce, n.depth));
+            self.write(&bytes);
             return;
         }
         let text = if std::mem::take(&mut r.swallow_newline) {
@@ -579,10 +611,16 @@ impl Actor {
         }
         let previous_depth = self.depth;
         self.depth = m.depth;
+        if m.depth < previous_depth {
+            self.pids.truncate(m.depth as usize);
+        }
         let Some(mut r) = self.running.take() else {
             return;
         };
-        if r.nested.as_ref().is_some_and(|n| m.depth != n.depth) {
+        if r.nested
+            .as_ref()
+            .is_some_and(|n| !n.decided || m.depth != n.depth)
+        {
             // The outer shell answered: the "shell" was a program that has ended.
             let (held, note) = r.nested.take().expect("checked").give_back();
             r.job.update(|s| {
@@ -593,12 +631,18 @@ impl Actor {
         if let Some(n) = &r.nested
             && m.depth == n.depth
         {
-            let fallback = n.fallback_sent;
+            let (fallback, reset) = (n.fallback_sent, n.reset);
+            self.pids.truncate(m.depth as usize - 1);
+            self.pids.push(n.pid);
             r.job.update(|s| {
+                s.cwd = Some(m.cwd.clone());
+                if reset {
+                    s.notes.push("the command replaced the shell's prompt (by sourcing a startup file, or by `exec` of a shell in the same process); the session set it up again at the same level".into());
+                    return;
+                }
                 if fallback {
                     s.notes.push("the new shell is not POSIX-compatible; bash (or sh) was started inside it".into());
                 }
-                s.cwd = Some(m.cwd.clone());
                 s.notes.push(format!(
                     "a new shell started (level {}); later commands run inside it, and `exit` returns to the previous shell",
                     m.depth
@@ -754,9 +798,11 @@ impl Actor {
             _ => false,
         };
         if nested_shell {
-            let depth = self.depth + 1;
             r.nested = Some(Nested {
-                depth,
+                depth: self.depth + 1,
+                decided: false,
+                reset: false,
+                pid: None,
                 fallback_sent: false,
                 deadline: Instant::now() + NESTED_SETUP,
                 held: String::new(),
@@ -765,7 +811,8 @@ impl Actor {
             // The new shell's own prompt is not output.
             self.stripper.take_partial_line();
             r.job.update(|s| s.partial.clear());
-            let bytes = bootstrap(&self.nonce, depth);
+            // Probe first: which shell answers decides the level the set-up line names.
+            let bytes = probe_line(&self.nonce);
             self.write(&bytes);
             return;
         }
