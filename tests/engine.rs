@@ -549,6 +549,9 @@ fn nothing_lands_in_the_shell_history() {
         // Another test may run on this user; mark this run's lines.
         let mark = format!("history-check-{}", std::process::id());
         run(&e, "fixture-sudo", &format!("echo {mark}; cd /tmp")).await;
+        // The user's rc file turns history saving back on (HISTFILE, `history -a` after each
+        // command): lines typed before the set-up turned history off must not be left over.
+        run(&e, "fixture-sudo", "source ~/.bashrc").await;
         run(&e, "fixture-sudo", &format!("echo {mark} again")).await;
         e.close_all().await;
         tokio::time::sleep(Duration::from_millis(500)).await;

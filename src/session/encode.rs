@@ -128,7 +128,7 @@ builtin unfunction precmd preexec TRAPALRM 2>/dev/null; \
 PS1=\"{osc}%?;%d{bel}\"; \
 else \
 command set +o emacs 2>/dev/null; command set +o vi 2>/dev/null; \
-if [ -n \"${{BASH_VERSION:-}}\" ]; then set +o history +H; unset PROMPT_COMMAND PS0; trap - DEBUG; fi; \
+if [ -n \"${{BASH_VERSION:-}}\" ]; then set +o history +H; history -c; unset PROMPT_COMMAND PS0; trap - DEBUG; fi; \
 command unset TMOUT 2>/dev/null; \
 PS1=\"{osc}\"'$?;$PWD'\"{bel}\"; \
 fi; \
