@@ -359,13 +359,10 @@ async fn tools_list_is_complete_and_small() {
             );
         }
     }
-    // Tools that return structuredContent list an outputSchema (every call in this file
-    // checks the converse); only send_input_by_session answers in text alone.
+    // Every tool returns structuredContent and lists an outputSchema (every call in this
+    // file checks that the content matches it).
     for (name, t) in &s.tools {
-        if name != "send_input_by_session" && !["read_screen", "send_keys"].contains(&name.as_str())
-        {
-            assert!(t.output_schema.is_some(), "{name}: no outputSchema");
-        }
+        assert!(t.output_schema.is_some(), "{name}: no outputSchema");
     }
     // What the client reads at every start: keep it small.
     let mut tools: Vec<&Tool> = s.tools.values().collect();
@@ -691,8 +688,20 @@ async fn send_input_answers_a_prompt() {
         )
         .await;
     assert!(r.text.contains("Input sent"), "{}", r.text);
+    assert!(r.str("output").contains("got hello"), "{}", r.text);
+    assert_eq!(r.sc["command_id"], json!(id));
     let r = s.wait_done(&id, Duration::from_secs(5)).await;
     assert_eq!(r.str("output"), "got hello\n", "{}", r.text);
+    // An idle shell: what it prints still comes back.
+    let r = s
+        .ok(
+            "send_input_by_session",
+            json!({"host": "fixture", "input_text": "echo idle-echo\n"}),
+        )
+        .await;
+    assert!(r.str("output").contains("idle-echo"), "{}", r.text);
+    let r = s.run("fixture", "echo after").await;
+    assert_eq!(r.str("output"), "after\n");
     let e = s
         .err(
             "send_input_by_session",
@@ -847,7 +856,9 @@ async fn large_output_is_truncated_paged_and_bounded() {
     assert!(sc_size < 60_000, "structuredContent is {sc_size} bytes");
     assert!(
         r.str("output")
-            .starts_with(&format!("{}\n", "x".repeat(100)))
+            .starts_with(&format!("{}\n", "x".repeat(100))),
+        "output starts {:?}",
+        &r.str("output")[..r.str("output").len().min(300)]
     );
 
     // Paging returns exactly the right bytes: start, middle (mid-line), end.

@@ -14,6 +14,8 @@ pub struct OutputBuffer {
     tail: String,
     total: u64,
     inline_cap: usize,
+    /// The output outgrew `inline_cap`: head and tail (and the spool) hold it from then on.
+    overflowed: bool,
     spool: Option<Spool>,
     spool_path: Option<PathBuf>,
     spool_cap: u64,
@@ -44,6 +46,7 @@ impl OutputBuffer {
             tail: String::new(),
             total: 0,
             inline_cap: inline_cap.max(64),
+            overflowed: false,
             spool: None,
             spool_path,
             spool_cap,
@@ -58,21 +61,30 @@ impl OutputBuffer {
         if text.is_empty() {
             return;
         }
-        let fits = self.total as usize + text.len() <= self.inline_cap && self.spool.is_none();
+        let fits = !self.overflowed && self.total as usize + text.len() <= self.inline_cap;
         self.total += text.len() as u64;
         if fits {
             self.head.push_str(text);
             return;
         }
-        if self.spool.is_none() {
+        let keep = self.inline_cap / 2;
+        if !self.overflowed {
+            self.overflowed = true;
             self.start_spool();
-            let half = floor_boundary(&self.head, self.inline_cap / 2);
-            self.tail = self.head[half..].to_string();
-            self.head.truncate(half);
+            let cut = floor_boundary(&self.head, keep);
+            self.tail = self.head[cut..].to_string();
+            self.head.truncate(cut);
         }
         self.write_spool(text);
-        self.tail.push_str(text);
-        let keep = self.inline_cap / 2;
+        // The head is short only while the tail is empty: when the first overflowing text
+        // came in one piece larger than the inline size. Fill it from there.
+        let mut rest = text;
+        if self.head.len() < keep {
+            let take = floor_boundary(text, keep - self.head.len());
+            self.head.push_str(&text[..take]);
+            rest = &text[take..];
+        }
+        self.tail.push_str(rest);
         if self.tail.len() > keep * 2 {
             let cut = ceil_boundary(&self.tail, self.tail.len() - keep);
             self.tail.drain(..cut);
@@ -119,7 +131,7 @@ impl OutputBuffer {
     /// saying how much was left out and how to read it. Returns (text, truncated).
     pub fn summary(&self, limit: usize, partial_line: &str, command_id: &str) -> (String, bool) {
         let total = self.total + partial_line.len() as u64;
-        if self.spool.is_none() && self.tail.is_empty() && total as usize <= limit {
+        if !self.overflowed && total as usize <= limit {
             let mut s = self.head.clone();
             s.push_str(partial_line);
             return (s, false);
@@ -156,14 +168,15 @@ impl OutputBuffer {
         let offset = offset.min(total);
         let end = (offset + length as u64).min(total);
         if self.spool.is_none() {
+            // Without a spool file only the head is known beyond doubt.
             let text = &self.head;
-            let a = floor_boundary(text, offset as usize);
-            let b = floor_boundary(text, end as usize).max(a);
+            let a = floor_boundary(text, (offset as usize).min(text.len()));
+            let b = floor_boundary(text, (end as usize).min(text.len())).max(a);
             return OutputSlice {
                 text: text[a..b].to_string(),
                 offset: a as u64,
                 total,
-                complete: true,
+                complete: !self.overflowed || end as usize <= text.len(),
             };
         }
         let spool = self.spool.as_mut().expect("checked");
@@ -277,6 +290,34 @@ mod tests {
         assert!(s.complete);
         let s = b.read(all.len() as u64 - 5, 100);
         assert_eq!(s.text, "9999\n");
+    }
+
+    #[test]
+    fn one_big_first_piece_still_has_a_head() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = OutputBuffer::new(1000, Some(dir.path().join("s")), 1 << 30);
+        let big: String = (0..1000).map(|i| format!("{i:05}\n")).collect();
+        b.push(&big);
+        b.push("end\n");
+        let (text, truncated) = b.summary(1000, "", "id");
+        assert!(truncated);
+        assert!(text.starts_with("00000\n00001\n"), "{text}");
+        assert!(text.ends_with("00999\nend\n"), "{text}");
+        assert_eq!(b.read(0, 12).text, "00000\n00001\n");
+    }
+
+    #[test]
+    fn without_a_spool_file_head_and_tail_survive() {
+        let mut b = OutputBuffer::new(100, None, 0);
+        for i in 0..100 {
+            b.push(&format!("{i:03}\n"));
+        }
+        let (text, truncated) = b.summary(100, "", "id");
+        assert!(truncated);
+        assert!(text.starts_with("000\n001\n"), "{text}");
+        assert!(text.ends_with("098\n099\n"), "{text}");
+        assert!(text.contains("not kept"), "{text}");
+        assert!(!b.read(200, 10).complete);
     }
 
     #[test]

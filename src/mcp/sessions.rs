@@ -40,6 +40,16 @@ pub struct SessionInputParams {
     pub port: Option<u16>,
 }
 
+/// What send_input_by_session saw.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct InputSent {
+    pub session: String,
+    /// The command running in that shell, if any.
+    pub command_id: Option<String>,
+    /// What the terminal printed in the moment after the input, cleaned.
+    pub output: String,
+}
+
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct SessionList {
     pub sessions: Vec<SessionInfo>,
@@ -148,6 +158,7 @@ impl SshServer {
     /// Write raw text to a session's main shell terminal (to un-wedge it) and return what it printed.
     #[tool(
         title = "Send input to a session",
+        output_schema = schema_for_output::<InputSent>(),
         annotations(
             read_only_hint = false,
             destructive_hint = true,
@@ -162,38 +173,50 @@ impl SshServer {
         if p.input_text.is_empty() {
             return tool_error(&Error::invalid("input_text", "it is empty"));
         }
-        let Some(shell) = self
+        let shells = match self
             .engine
-            .main_shell(&p.host, p.username.as_deref(), p.port)
-        else {
+            .live_shells(&p.host, p.username.as_deref(), p.port)
+        {
+            Ok(s) => s,
+            Err(e) => return tool_error(&e),
+        };
+        let Some((session, shell)) = shells.into_iter().next() else {
             return tool_error(&Error::invalid(
                 "host",
                 format!("no active shell for {}; run execute_command first", p.host),
             ));
         };
-        let job = shell
-            .info()
-            .current_job
-            .and_then(|id| self.engine.jobs.get(&id));
-        let before = job
-            .as_ref()
-            .map(|j| j.with_state(|s| s.output.total_bytes()));
+        // Whatever the terminal prints next, job or not: read it from the raw tail, cleaned.
+        let raw = shell.raw_output();
+        let before = raw.lock().unwrap_or_else(|e| e.into_inner()).total();
+        let command_id = shell.info().current_job;
         shell.send_input(p.input_text.into_bytes());
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let out = match (job, before) {
-            (Some(j), Some(b)) => {
-                j.read_output(b, 1 << 20).text + &j.with_state(|s| s.partial.clone())
-            }
-            _ => String::new(),
+        let (bytes, _) = raw.lock().unwrap_or_else(|e| e.into_inner()).since(before);
+        let mut stripper = crate::term::Stripper::new();
+        let mut events = Vec::new();
+        stripper.feed(&bytes, &mut events);
+        let mut output: String = events
+            .into_iter()
+            .filter_map(|e| match e {
+                crate::term::Event::Text(t) => Some(t),
+                crate::term::Event::Marker(_) => None,
+            })
+            .collect();
+        output.push_str(&stripper.partial_line());
+        let sent = InputSent {
+            session,
+            command_id,
+            output,
         };
         let t = format!(
             "Input sent successfully\n\nOutput:\n{}",
-            if out.is_empty() {
+            if sent.output.is_empty() {
                 "No immediate output received"
             } else {
-                &out
+                &sent.output
             }
         );
-        CallToolResult::success(vec![rmcp::model::ContentBlock::text(t)])
+        result(t, &sent)
     }
 }

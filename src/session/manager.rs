@@ -334,20 +334,6 @@ impl SessionManager {
             .collect()
     }
 
-    /// The main (first live) shell of a session, if any.
-    pub fn main_shell(
-        &self,
-        host: &str,
-        username: Option<&str>,
-        port: Option<u16>,
-    ) -> Option<Arc<ShellHandle>> {
-        let target = self.target(host, username, port, None).ok()?;
-        self.matching(&target)
-            .iter()
-            .flat_map(|d| d.shells_snapshot())
-            .find(|s| s.is_alive())
-    }
-
     /// The live shells of the sessions matching host (and user/port when given), each with
     /// its session label, main shell first. Empty when there is no session.
     pub fn live_shells(
