@@ -301,14 +301,15 @@ fn timeout_returns_an_id_and_the_command_goes_on() {
         let e = engine(bed);
         let mut r = req(
             "fixture",
-            "echo start; sleep 2; echo end; exit_5() { return 5; }; exit_5",
+            "echo start; sleep 3; echo end; exit_5() { return 5; }; exit_5",
         );
-        r.timeout = Duration::from_millis(500);
+        r.timeout = Duration::from_secs(1);
         let (job, w) = e.execute(&r, &CancellationToken::new()).await.unwrap();
         assert_eq!(w, Waited::TimedOut);
         let s = job.snapshot(1 << 20);
         assert_eq!(s.status, JobStatus::Running);
-        assert_eq!(s.output, "start\n");
+        // What arrived so far (on a loaded machine possibly nothing yet).
+        assert!("start\n".starts_with(&s.output), "{s:?}");
         // Meanwhile another command runs in a parallel shell, in the same directory.
         let other = run(&e, "fixture", "echo parallel").await;
         assert_eq!(other.output, "parallel\n");
