@@ -646,3 +646,45 @@ fn repls_and_fake_shell_prompts_wait_for_input_and_get_no_set_up() {
         e.close_all().await;
     });
 }
+
+#[test]
+fn shell_limit_is_reported_not_queued() {
+    let bed = require_testbed!();
+    rt().block_on(async {
+        let config = mcp_ssh_session::config::Config {
+            ssh_program: "ssh".into(),
+            ssh_config: Some(bed.ssh_config().to_path_buf()),
+            max_shells: 2,
+            ..Default::default()
+        };
+        let e = SessionManager::new(config).unwrap();
+        let mut ids = Vec::new();
+        for _ in 0..2 {
+            let mut r = mcptkey_req("shell-limit", "sleep 30");
+            r.timeout = Duration::ZERO;
+            let (job, w) = e.execute(&r, &CancellationToken::new()).await.unwrap();
+            assert_eq!(w, Waited::TimedOut);
+            ids.push(job.id.clone());
+        }
+        let err = e
+            .execute(
+                &mcptkey_req("shell-limit", "true"),
+                &CancellationToken::new(),
+            )
+            .await
+            .expect_err("a third shell is over the limit");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("2 shells") && msg.contains("MaxSessions"),
+            "{msg}"
+        );
+        for id in &ids {
+            assert!(
+                msg.contains(id.as_str()),
+                "the message names the running commands: {msg}"
+            );
+            e.interrupt(id);
+        }
+        e.close_all().await;
+    });
+}
