@@ -95,7 +95,9 @@ impl Master {
         let mut screen = String::new();
         let mut lines_seen = 0usize;
         let mut answered_line: Option<usize> = None;
-        let mut answers = 0u32;
+        // Prompts answered so far: the same prompt again means the secret was rejected; a
+        // different one (a ProxyJump host, a key passphrase, then a password) gets an answer.
+        let mut answered: Vec<String> = Vec::new();
         let deadline = tokio::time::Instant::now() + s.timeout;
         // Generic questions ("Verification code:") are only trusted once output has settled.
         let settle = Duration::from_millis(400);
@@ -156,19 +158,19 @@ impl Master {
                                         "Pass `password`, or set up key authentication (ssh-agent, IdentityFile in ~/.ssh/config)."
                                     },
                                 }),
-                                Some(_) if answers >= 1 && !is_passphrase => break Err(Error::AuthFailed {
+                                Some(_) if answered.contains(&prompt.text) || answered.len() >= 3 => break Err(Error::AuthFailed {
                                     dest: dest.clone(),
-                                    detail: format!("the password was rejected (ssh asked again: {:?})", prompt.text),
-                                }),
-                                Some(_) if answers >= 2 => break Err(Error::AuthFailed {
-                                    dest: dest.clone(),
-                                    detail: format!("the passphrase or password was rejected ({:?})", prompt.text),
+                                    detail: format!(
+                                        "the {} was rejected (ssh asked again: {:?})",
+                                        if is_passphrase { "passphrase" } else { "password" },
+                                        prompt.text
+                                    ),
                                 }),
                                 Some(secret) => {
                                     if let Err(e) = type_secret(&mut proc, secret) {
                                         break Err(Error::Connect { dest: dest.clone(), detail: format!("could not answer the prompt: {e}") });
                                     }
-                                    answers += 1;
+                                    answered.push(prompt.text.clone());
                                     answered_line = Some(lines_seen);
                                 }
                             }
