@@ -10,7 +10,7 @@ pub mod tail;
 
 use std::io::{Read, Write};
 use std::os::fd::FromRawFd;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
@@ -28,9 +28,10 @@ const CHANNEL_DEPTH: usize = 32;
 pub struct PtyProcess {
     // Mutexes only to make the handle Sync (futures holding `&PtyProcess` across awaits must
     // be Send); there is no contention, one actor owns each PTY.
-    master: Mutex<Box<dyn MasterPty + Send>>,
+    /// Held only to keep the terminal open for the child.
+    _master: Mutex<Box<dyn MasterPty + Send>>,
     writer: Mutex<Box<dyn Write + Send>>,
-    child: Arc<Mutex<Box<dyn Child + Send + Sync>>>,
+    child: Mutex<Box<dyn Child + Send + Sync>>,
     pid: Option<u32>,
 }
 
@@ -110,9 +111,9 @@ impl PtyProcess {
             })?;
         Ok((
             PtyProcess {
-                master: Mutex::new(pair.master),
+                _master: Mutex::new(pair.master),
                 writer: Mutex::new(writer),
-                child: Arc::new(Mutex::new(child)),
+                child: Mutex::new(child),
                 pid,
             },
             rx,
@@ -131,39 +132,13 @@ impl PtyProcess {
         w.flush()
     }
 
-    pub fn resize(&self, cols: u16, rows: u16) -> std::io::Result<()> {
-        self.master
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .resize(PtySize {
-                rows,
-                cols,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .map_err(std::io::Error::other)
-    }
-
     /// Exit code if the child has exited (does not block).
     pub fn try_exit_code(&self) -> Option<i32> {
-        // try_lock: a blocking wait() may hold the lock; then the answer is "not yet".
-        let mut c = self.child.try_lock().ok()?;
+        let mut c = self.child.lock().unwrap_or_else(|e| e.into_inner());
         match c.try_wait() {
             Ok(Some(status)) => Some(status.exit_code() as i32),
             _ => None,
         }
-    }
-
-    /// Waits for the child to exit, off the async threads; returns its exit code.
-    pub async fn wait(&self) -> Option<i32> {
-        let child = self.child.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut c = child.lock().ok()?;
-            c.wait().ok().map(|s| s.exit_code() as i32)
-        })
-        .await
-        .ok()
-        .flatten()
     }
 
     /// Waits at most `limit` for the child to exit.
@@ -243,7 +218,7 @@ mod tests {
             all.extend_from_slice(&chunk);
         }
         assert_eq!(String::from_utf8_lossy(&all), "hi\r\n");
-        assert_eq!(p.wait().await, Some(3));
+        assert_eq!(p.wait_for(Duration::from_secs(5)).await, Some(3));
     }
 
     #[tokio::test]

@@ -30,7 +30,6 @@ pub struct Master {
     ssh: SshProgram,
     host: String,
     socket: PathBuf,
-    log: PathBuf,
     closed: AtomicBool,
     /// False once the master process has ended (its terminal reached EOF).
     running: Arc<AtomicBool>,
@@ -54,10 +53,6 @@ pub struct MasterStart<'a> {
 impl Master {
     pub fn socket(&self) -> &Path {
         &self.socket
-    }
-
-    pub fn log(&self) -> &Path {
-        &self.log
     }
 
     /// Starts a master. `-f` makes ssh fork after authentication, so the exit of the process we
@@ -215,7 +210,6 @@ impl Master {
                 ssh: s.ssh.clone(),
                 host: s.target.host.clone(),
                 socket: s.socket,
-                log: s.log,
                 closed: AtomicBool::new(false),
                 running,
                 proc,
