@@ -57,6 +57,16 @@ pub struct JobState {
     pub error: Option<String>,
 }
 
+impl JobState {
+    /// A command that was waiting for input runs again (it got input, or printed more).
+    pub fn resume(&mut self) {
+        if self.status == JobStatus::AwaitingInput {
+            self.status = JobStatus::Running;
+            self.awaiting = None;
+        }
+    }
+}
+
 /// One command.
 #[derive(Debug)]
 pub struct Job {

@@ -232,12 +232,7 @@ impl SessionManager {
     pub fn send_input(&self, job_id: &str, bytes: Vec<u8>) -> bool {
         match (self.jobs.get(job_id), self.shell_of(job_id)) {
             (Some(job), Some(shell)) if job.status().is_active() => {
-                job.update(|s| {
-                    if s.status == crate::jobs::JobStatus::AwaitingInput {
-                        s.status = crate::jobs::JobStatus::Running;
-                        s.awaiting = None;
-                    }
-                });
+                job.update(|s| s.resume());
                 shell.send_input(bytes)
             }
             _ => false,

@@ -95,6 +95,8 @@ pub(super) struct Actor {
     pub(super) lines: usize,
     pub(super) recent: String,
     pub(super) last_output: Instant,
+    /// The quiet output was already looked at for prompts.
+    pub(super) settle_checked: bool,
     pub(super) events: Vec<Event>,
 }
 
@@ -108,14 +110,14 @@ impl Actor {
                     Some(Request::Run { job, command, options }) => self.start(job, command, options),
                     Some(Request::Input(bytes)) => {
                         if let Some(r) = &self.running {
-                            r.job.update(|s| { if s.status == JobStatus::AwaitingInput { s.status = JobStatus::Running; s.awaiting = None; } });
+                            r.job.update(|s| s.resume());
                         }
                         self.write(&bytes);
                     }
                     Some(Request::Interrupt) => {
                         if let Some(r) = &mut self.running {
                             r.interrupted = true;
-                            r.job.update(|s| { if s.status == JobStatus::AwaitingInput { s.status = JobStatus::Running; s.awaiting = None; } });
+                            r.job.update(|s| s.resume());
                         }
                         self.write(&[0x03]);
                     }
@@ -144,6 +146,8 @@ impl Actor {
     }
 
     fn write(&mut self, bytes: &[u8]) {
+        // What we type may change what waits on the screen: look again once quiet.
+        self.settle_checked = false;
         if let Err(e) = self.proc.write_all(bytes) {
             tracing::warn!(error = %e, "write to shell terminal failed");
         }
@@ -157,6 +161,7 @@ impl Actor {
         self.recent.clear();
         self.write(&encode::command_line(&command));
         self.last_output = Instant::now();
+        self.settle_checked = false;
         self.running = Some(Running {
             job,
             command,
@@ -177,6 +182,7 @@ impl Actor {
 
     fn on_output(&mut self, bytes: &[u8]) {
         self.last_output = Instant::now();
+        self.settle_checked = false;
         self.shared
             .raw
             .lock()
@@ -258,10 +264,7 @@ impl Actor {
         r.job.update(|s| {
             s.output.push(&clean);
             s.partial.clear();
-            if s.status == JobStatus::AwaitingInput {
-                s.status = JobStatus::Running;
-                s.awaiting = None;
-            }
+            s.resume();
         });
     }
 
@@ -367,6 +370,9 @@ impl Actor {
         {
             return None;
         }
+        if self.settle_checked {
+            return None;
+        }
         Some(self.last_output + SETTLE)
     }
 
@@ -378,14 +384,8 @@ impl Actor {
             return;
         }
         self.check_prompts(true);
-        // Nothing matched: stop re-arming the timer until new output arrives.
-        if self
-            .running
-            .as_ref()
-            .is_some_and(|r| r.nested.is_none() && r.job.status() == JobStatus::Running)
-        {
-            self.last_output = Instant::now() + Duration::from_secs(3600);
-        }
+        // Looked once; the next look waits for new output.
+        self.settle_checked = true;
     }
 
     /// Looks at the unterminated last line: sudo prompts are answered at once; other

@@ -261,6 +261,7 @@ impl ShellHandle {
             lines: 0,
             recent: String::new(),
             last_output: Instant::now(),
+            settle_checked: false,
             events: Vec::new(),
         };
         if let Some(cwd) = s.cwd.filter(|c| Some(c) != info.cwd.as_ref()) {
