@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use common::testbed::{PASSWORD, SUDO_PASSWORD};
 use common::{engine, require_testbed, rt};
-use mcp_ssh_session::jobs::{JobSnapshot, JobStatus, Waited};
+use mcp_ssh_session::jobs::{Job, JobSnapshot, JobStatus, Waited};
 use mcp_ssh_session::secret::Secret;
 use mcp_ssh_session::session::{ExecRequest, SessionManager};
 use tokio_util::sync::CancellationToken;
@@ -26,6 +26,15 @@ async fn run_req(e: &SessionManager, r: ExecRequest) -> (JobSnapshot, Waited) {
         .await
         .unwrap_or_else(|err| panic!("{:?} failed: {err}", r.command));
     (job.snapshot(1 << 20), waited)
+}
+
+/// Waits up to `secs` for a job to finish or stop at a prompt.
+async fn wait_secs(job: &Job, secs: u64) -> Waited {
+    job.wait(
+        tokio::time::Instant::now() + Duration::from_secs(secs),
+        &CancellationToken::new(),
+    )
+    .await
 }
 
 async fn run(e: &SessionManager, host: &str, command: &str) -> JobSnapshot {
@@ -317,12 +326,7 @@ fn timeout_returns_an_id_and_the_command_goes_on() {
             other.notes.iter().any(|n| n.contains("parallel shell")),
             "{other:?}"
         );
-        let w = job
-            .wait(
-                tokio::time::Instant::now() + Duration::from_secs(10),
-                &CancellationToken::new(),
-            )
-            .await;
+        let w = wait_secs(&job, 10).await;
         assert_eq!(w, Waited::Finished);
         let s = job.snapshot(1 << 20);
         assert_eq!((s.output.as_str(), s.exit_code), ("start\nend\n", Some(5)));
@@ -331,12 +335,7 @@ fn timeout_returns_an_id_and_the_command_goes_on() {
         r.timeout = Duration::from_millis(200);
         let (job, _) = e.execute(&r, &CancellationToken::new()).await.unwrap();
         assert!(e.interrupt(&job.id));
-        let w = job
-            .wait(
-                tokio::time::Instant::now() + Duration::from_secs(5),
-                &CancellationToken::new(),
-            )
-            .await;
+        let w = wait_secs(&job, 5).await;
         assert_eq!(w, Waited::Finished);
         let s = job.snapshot(1000);
         assert_eq!((s.status, s.exit_code), (JobStatus::Interrupted, Some(130)));
@@ -521,12 +520,7 @@ fn su_asks_for_a_password_that_send_input_answers() {
         assert_eq!(s.awaiting_input.as_ref().unwrap().kind, "password", "{s:?}");
         let job = e.jobs.get(&s.command_id).unwrap();
         assert!(e.send_input(&s.command_id, format!("{PASSWORD}\n").into_bytes()));
-        let w = job
-            .wait(
-                tokio::time::Instant::now() + Duration::from_secs(15),
-                &CancellationToken::new(),
-            )
-            .await;
+        let w = wait_secs(&job, 15).await;
         let s = job.snapshot(1 << 20);
         assert_eq!(w, Waited::Finished, "{s:?}");
         assert!(s.notes.iter().any(|n| n.contains("new shell")), "{s:?}");
@@ -581,21 +575,11 @@ fn repls_and_fake_shell_prompts_wait_for_input_and_get_no_set_up() {
         assert_eq!(s.awaiting_input.as_ref().unwrap().prompt, ">>>", "{s:?}");
         let job = e.jobs.get(&s.command_id).unwrap();
         assert!(e.send_input(&s.command_id, b"print(6 * 7)\n".to_vec()));
-        let w = job
-            .wait(
-                tokio::time::Instant::now() + Duration::from_secs(10),
-                &CancellationToken::new(),
-            )
-            .await;
+        let w = wait_secs(&job, 10).await;
         assert_eq!(w, Waited::AwaitingInput);
         assert!(job.snapshot(1 << 20).output.contains("42\n"));
         assert!(e.send_input(&s.command_id, b"exit()\n".to_vec()));
-        let w = job
-            .wait(
-                tokio::time::Instant::now() + Duration::from_secs(10),
-                &CancellationToken::new(),
-            )
-            .await;
+        let w = wait_secs(&job, 10).await;
         assert_eq!(w, Waited::Finished);
         assert_eq!(job.snapshot(0).exit_code, Some(0));
 
@@ -606,11 +590,7 @@ fn repls_and_fake_shell_prompts_wait_for_input_and_get_no_set_up() {
         assert_eq!(w, Waited::AwaitingInput, "{s:?}");
         assert!(e.send_input(&s.command_id, b"select 1;\n".to_vec()));
         let job = e.jobs.get(&s.command_id).unwrap();
-        job.wait(
-            tokio::time::Instant::now() + Duration::from_secs(10),
-            &CancellationToken::new(),
-        )
-        .await;
+        wait_secs(&job, 10).await;
         let s = job.snapshot(1 << 20);
         assert_eq!(
             (s.output.as_str(), s.exit_code),
@@ -630,11 +610,7 @@ fn repls_and_fake_shell_prompts_wait_for_input_and_get_no_set_up() {
         assert!(s.notes.iter().any(|n| n.contains("not a shell")), "{s:?}");
         assert!(e.send_input(&s.command_id, b"typed\n".to_vec()));
         let job = e.jobs.get(&s.command_id).unwrap();
-        job.wait(
-            tokio::time::Instant::now() + Duration::from_secs(10),
-            &CancellationToken::new(),
-        )
-        .await;
+        wait_secs(&job, 10).await;
         let s = job.snapshot(1 << 20);
         assert_eq!(
             (s.output.as_str(), s.exit_code),

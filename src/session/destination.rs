@@ -193,7 +193,9 @@ impl Destination {
         let index = g.next_index;
         g.next_index += 1;
         let is_main = g.shells.is_empty();
-        let cwd = if is_main { None } else { g.last_cwd.clone() };
+        // A parallel shell, or the main shell replacing a lost one, starts where the main shell
+        // was; a destination's very first shell has no such directory yet.
+        let cwd = g.last_cwd.clone();
         let socket = g
             .master
             .as_ref()
@@ -212,11 +214,7 @@ impl Destination {
                 columns: config.columns,
                 rows: config.rows,
                 timeout: config.connect_timeout,
-                cwd: if is_main && !notes.is_empty() {
-                    g.last_cwd.clone()
-                } else {
-                    cwd
-                },
+                cwd,
             },
             cancel,
         )
@@ -228,7 +226,7 @@ impl Destination {
                 info.login_shell.as_deref().unwrap_or("unknown")
             ));
         }
-        if !notes.is_empty() && is_main && g.last_cwd.is_some() {
+        if is_main && g.last_cwd.is_some() {
             notes.push(format!(
                 "the new shell starts in the previous working directory {}",
                 g.last_cwd.as_deref().unwrap_or("")
