@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::Error;
-use crate::jobs::{Job, JobSnapshot, JobStatus, Waited};
+use crate::jobs::{Job, JobSnapshot, JobStatus, Waited, rfc3339};
 use crate::mcp::params::{opt_port, opt_string, opt_u64};
 use crate::mcp::{SshServer, result, text, tool_error};
 use crate::secret::Secret;
@@ -600,18 +600,19 @@ impl SshServer {
     }
 }
 
+/// A listing row: the record without its output (which a snapshot would also summarise).
 fn entry(j: &Job) -> CommandEntry {
-    let s = j.snapshot(0);
-    CommandEntry {
-        command_id: s.command_id,
-        session: s.session,
-        command: s.command,
+    let duration_ms = j.duration().as_millis() as u64;
+    j.with_state(|s| CommandEntry {
+        command_id: j.id.clone(),
+        session: j.session.clone(),
+        command: j.command.clone(),
         status: s.status,
         exit_code: s.exit_code,
-        started_at: s.started_at,
-        ended_at: s.ended_at,
-        duration_ms: s.duration_ms,
-    }
+        started_at: rfc3339(j.started_at),
+        ended_at: s.ended_at.map(rfc3339),
+        duration_ms,
+    })
 }
 
 fn list_text(l: &CommandList) -> String {
