@@ -330,6 +330,18 @@ fn timeout_returns_an_id_and_the_command_goes_on() {
         assert_eq!(w, Waited::Finished);
         let s = job.snapshot(1 << 20);
         assert_eq!((s.output.as_str(), s.exit_code), ("start\nend\n", Some(5)));
+        // An unterminated line (a progress line, a prompt) is part of the output so far.
+        let mut r = req(
+            "fixture",
+            "printf 'step 1\\rstep 2 of 3'; sleep 4; echo; echo done",
+        );
+        r.timeout = Duration::from_secs(2);
+        let (job, w) = e.execute(&r, &CancellationToken::new()).await.unwrap();
+        assert_eq!(w, Waited::TimedOut);
+        assert_eq!(job.snapshot(1 << 20).output, "step 2 of 3");
+        assert_eq!(wait_secs(&job, 10).await, Waited::Finished);
+        assert_eq!(job.snapshot(1 << 20).output, "step 2 of 3\ndone\n");
+
         // Interrupting a long command leaves the shell usable.
         let mut r = req("fixture", "sleep 100");
         r.timeout = Duration::from_millis(200);

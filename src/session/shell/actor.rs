@@ -175,6 +175,26 @@ impl Actor {
         });
     }
 
+    /// The job shows the unterminated last line as the terminal does now (a progress line, a
+    /// prompt): status, progress and send_input read it from there.
+    fn publish_partial(&mut self) {
+        let Some(r) = &self.running else { return };
+        if r.nested.is_some() {
+            return;
+        }
+        let partial = self.stripper.partial_line();
+        let secrets: Vec<&Secret> = r.options.secrets.iter().collect();
+        let partial = if secrets.is_empty() {
+            partial
+        } else {
+            redact(&partial, &secrets)
+        };
+        // Waiters and progress hear of a change (a progress line redrawn in place).
+        if r.job.with_state(|s| s.partial != partial) {
+            r.job.update(|s| s.partial = partial);
+        }
+    }
+
     fn set_current(&self, id: Option<String>) {
         let mut i = self.shared.info.lock().unwrap_or_else(|e| e.into_inner());
         i.current_job = id;
@@ -198,6 +218,7 @@ impl Actor {
             }
         }
         self.events = events;
+        self.publish_partial();
         self.check_prompts(false);
     }
 
@@ -547,7 +568,11 @@ impl Actor {
                     s.notes.push(note);
                 });
             }
-            r.job.update(|s| s.output.push(&partial));
+            r.job.update(|s| {
+                // The job's copy of that line is the same text: keep one.
+                s.partial.clear();
+                s.output.push(&partial);
+            });
             let exited = is_exit_command(&r.command);
             if exited {
                 r.job.update(|s| s.notes.push("the shell exited; the next command starts a new shell (working directory and variables reset)".into()));
