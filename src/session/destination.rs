@@ -3,6 +3,7 @@
 //! variables) persists between calls; when it is busy, commands run in parallel shells
 //! through the same master, up to a limit.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,6 +47,28 @@ pub struct Acquired {
     pub notes: Vec<String>,
 }
 
+/// What connecting needs besides the destination itself.
+pub struct Connect<'a> {
+    pub config: &'a Config,
+    pub ssh: &'a SshProgram,
+    pub runtime: &'a RuntimeDir,
+    pub target: &'a Target,
+    /// Typed at the target's own password or key-passphrase prompt.
+    pub password: Option<&'a Secret>,
+}
+
+/// The authenticated connection, for work that needs no shell (sftp batches, exec channels,
+/// forwards): everything needed to run another ssh client through the master.
+#[derive(Debug, Clone)]
+pub struct MasterLease {
+    /// The ControlMaster's socket (`-S` / `-o ControlPath=`).
+    pub socket: PathBuf,
+    /// The destination as ssh is given it (host after `OVRD_` overrides, user, port, key).
+    pub target: Target,
+    /// `user@host:port`, for messages.
+    pub label: String,
+}
+
 pub struct Destination {
     pub key: SessionKey,
     inner: tokio::sync::Mutex<Inner>,
@@ -53,6 +76,9 @@ pub struct Destination {
     /// A copy of the shell list for readers that must not wait while a shell or master
     /// starts (listings, read_screen): updated whenever the list changes.
     view: std::sync::Mutex<View>,
+    /// Cancelled by [`Destination::close`]: a connect in progress gives up, and a closed
+    /// destination is never revived (a later call makes a new one).
+    closed: CancellationToken,
 }
 
 #[derive(Default, Clone)]
@@ -94,7 +120,14 @@ impl Destination {
             }),
             label: std::sync::Mutex::new(label),
             view: std::sync::Mutex::new(View::default()),
+            closed: CancellationToken::new(),
         }
+    }
+
+    /// Neither a master nor a shell: nothing to list or close (a connect that failed).
+    pub fn is_empty(&self) -> bool {
+        let v = self.view.lock().unwrap_or_else(|e| e.into_inner());
+        !v.connected && v.shells.is_empty()
     }
 
     fn publish(&self, g: &Inner) {
@@ -108,20 +141,56 @@ impl Destination {
         self.label.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// Makes sure the master is up and returns it, without taking a shell.
+    pub async fn master(&self, c: &Connect<'_>, cancel: &CancellationToken) -> Result<MasterLease> {
+        self.until_closed(async {
+            let mut g = self.inner.lock().await;
+            self.check_open()?;
+            g.shells.retain(|s| s.is_alive());
+            self.ensure_master(&mut g, c, cancel).await?;
+            self.publish(&g);
+            Ok(MasterLease {
+                socket: g.master.as_ref().expect("started").socket().to_path_buf(),
+                target: g.target.clone(),
+                label: self.label(),
+            })
+        })
+        .await
+    }
+
     /// Claims an idle shell, starting the master and a shell as needed.
-    pub async fn acquire(
-        &self,
-        config: &Config,
-        ssh: &SshProgram,
-        runtime: &RuntimeDir,
-        target: &Target,
-        password: Option<&Secret>,
-        cancel: &CancellationToken,
-    ) -> Result<Acquired> {
+    pub async fn acquire(&self, c: &Connect<'_>, cancel: &CancellationToken) -> Result<Acquired> {
+        self.until_closed(self.acquire_open(c, cancel)).await
+    }
+
+    /// Runs `work` unless and until the destination is closed.
+    async fn until_closed<T>(&self, work: impl Future<Output = Result<T>>) -> Result<T> {
+        tokio::select! {
+            r = work => r,
+            () = self.closed.cancelled() => Err(self.closed_error()),
+        }
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.closed.is_cancelled() {
+            return Err(self.closed_error());
+        }
+        Ok(())
+    }
+
+    fn closed_error(&self) -> Error {
+        Error::Disconnected {
+            dest: self.label(),
+            detail: "the session was closed (close_session) while this call was connecting; call again to open a new one".into(),
+        }
+    }
+
+    async fn acquire_open(&self, c: &Connect<'_>, cancel: &CancellationToken) -> Result<Acquired> {
         let mut g = self.inner.lock().await;
+        self.check_open()?;
         // A newer key file applies to the next connection.
-        if target.identity.is_some() {
-            g.target.identity = target.identity.clone();
+        if c.target.identity.is_some() {
+            g.target.identity = c.target.identity.clone();
         }
         let mut notes = Vec::new();
         if let Some(first) = g.shells.first()
@@ -144,7 +213,7 @@ impl Destination {
             }
             return Ok(Acquired { shell: s, notes });
         }
-        if g.shells.len() >= config.max_shells {
+        if g.shells.len() >= c.config.max_shells {
             let running: Vec<String> = g
                 .shells
                 .iter()
@@ -152,44 +221,12 @@ impl Destination {
                 .collect();
             return Err(Error::ShellLimit {
                 dest: self.label(),
-                limit: config.max_shells,
+                limit: c.config.max_shells,
                 running: running.join(", "),
             });
         }
-
-        if g.resolved.is_none() {
-            let r = resolve::resolve(ssh, &g.target).await?;
-            tracing::debug!(host = %g.target.host, "resolved with ssh -G");
-            *self.label.lock().unwrap_or_else(|e| e.into_inner()) = r.label(&g.target.host);
-            g.resolved = Some(r);
-        }
+        self.ensure_master(&mut g, c, cancel).await?;
         let label = self.label();
-        let master_alive = match &g.master {
-            None => false,
-            // Live shells are multiplexed on the master, so it is up; otherwise ask it.
-            Some(m) => !g.shells.is_empty() || m.check().await,
-        };
-        if !master_alive {
-            if let Some(old) = g.master.take() {
-                old.exit().await;
-            }
-            let target = g.target.clone();
-            let master = Master::start(
-                MasterStart {
-                    ssh,
-                    target: &target,
-                    resolved: g.resolved.as_ref(),
-                    socket: runtime.socket()?,
-                    log: runtime.fresh("m", ".log"),
-                    password,
-                    timeout: config.connect_timeout,
-                    label: &label,
-                },
-                cancel,
-            )
-            .await?;
-            g.master = Some(master);
-        }
         let index = g.next_index;
         g.next_index += 1;
         let is_main = g.shells.is_empty();
@@ -205,15 +242,15 @@ impl Destination {
         let target = g.target.clone();
         let shell = ShellHandle::spawn(
             ShellSpawn {
-                ssh,
+                ssh: c.ssh,
                 target: &target,
                 socket: &socket,
-                log: runtime.fresh("s", ".log"),
+                log: c.runtime.fresh("s", ".log"),
                 label: &label,
                 index,
-                columns: config.columns,
-                rows: config.rows,
-                timeout: config.connect_timeout,
+                columns: c.config.columns,
+                rows: c.config.rows,
+                timeout: c.config.connect_timeout,
                 cwd,
             },
             cancel,
@@ -243,6 +280,51 @@ impl Destination {
         Ok(Acquired { shell, notes })
     }
 
+    /// Resolves the destination once and starts (or restarts) its master when it is not up.
+    async fn ensure_master(
+        &self,
+        g: &mut Inner,
+        c: &Connect<'_>,
+        cancel: &CancellationToken,
+    ) -> Result<()> {
+        if g.resolved.is_none() {
+            let r = resolve::resolve(c.ssh, &g.target).await?;
+            tracing::debug!(host = %g.target.host, "resolved with ssh -G");
+            *self.label.lock().unwrap_or_else(|e| e.into_inner()) = r.label(&g.target.host);
+            g.resolved = Some(r);
+        }
+        let label = self.label();
+        let master_alive = match &g.master {
+            None => false,
+            // Live shells are multiplexed on the master, so it is up; otherwise ask it.
+            Some(m) => !g.shells.is_empty() || m.check().await,
+        };
+        if master_alive {
+            return Ok(());
+        }
+        if let Some(old) = g.master.take() {
+            old.exit().await;
+        }
+        let target = g.target.clone();
+        let master = Master::start(
+            MasterStart {
+                ssh: c.ssh,
+                target: &target,
+                resolved: g.resolved.as_ref(),
+                socket: c.runtime.socket()?,
+                log: c.runtime.fresh("m", ".log"),
+                password: c.password,
+                timeout: c.config.connect_timeout,
+                label: &label,
+            },
+            cancel,
+        )
+        .await?;
+        g.master = Some(master);
+        self.publish(g);
+        Ok(())
+    }
+
     /// The shells, main first; never waits for a connection in progress.
     pub fn shells_snapshot(&self) -> Vec<Arc<ShellHandle>> {
         self.view
@@ -258,8 +340,10 @@ impl Destination {
         v.connected && v.shells.iter().any(|s| s.is_alive())
     }
 
-    /// Closes every shell and the master.
+    /// Closes every shell and the master. A connect in progress is abandoned, and the
+    /// destination is never used again.
     pub async fn close(&self) {
+        self.closed.cancel();
         let mut g = self.inner.lock().await;
         for s in g.shells.drain(..) {
             s.close();

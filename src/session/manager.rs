@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::jobs::{Job, JobRegistry, OutputBuffer, Waited};
 use crate::secret::{Secret, redact};
-use crate::session::destination::{Destination, SessionKey};
+use crate::session::destination::{Connect, Destination, MasterLease, SessionKey};
 use crate::session::shell::{RunOptions, ShellHandle};
 use crate::ssh::{RuntimeDir, SshProgram, Target};
 
@@ -125,6 +125,64 @@ impl SessionManager {
             .clone()
     }
 
+    /// The login password for a host: the tool argument, else `OVRD_<host>_PASS`.
+    fn login_password(&self, host: &str, given: Option<&Secret>) -> Option<Secret> {
+        given.cloned().or_else(|| {
+            std::env::var(format!("OVRD_{host}_PASS"))
+                .ok()
+                .and_then(Secret::new)
+        })
+    }
+
+    /// Forgets a destination whose connect failed before anything was up, so that no ghost
+    /// session stays listed.
+    fn forget_if_empty(&self, dest: &Arc<Destination>) {
+        if !dest.is_empty() {
+            return;
+        }
+        let mut g = self.dests.lock().unwrap_or_else(|e| e.into_inner());
+        if g.get(&dest.key).is_some_and(|d| Arc::ptr_eq(d, dest)) {
+            g.remove(&dest.key);
+        }
+    }
+
+    /// The host's authenticated ControlMaster, started if needed, without taking a shell:
+    /// for sftp batches, exec channels and forwards.
+    pub async fn master(
+        &self,
+        host: &str,
+        username: Option<&str>,
+        port: Option<u16>,
+        key_filename: Option<&str>,
+        password: Option<&Secret>,
+        cancel: &CancellationToken,
+    ) -> Result<MasterLease> {
+        let target = self.target(host, username, port, key_filename)?;
+        let password = self.login_password(host, password);
+        let dest = self.destination(&target);
+        let lease = dest
+            .master(
+                &Connect {
+                    config: &self.config,
+                    ssh: &self.ssh,
+                    runtime: &self.runtime,
+                    target: &target,
+                    password: password.as_ref(),
+                },
+                cancel,
+            )
+            .await;
+        if lease.is_err() {
+            self.forget_if_empty(&dest);
+        }
+        lease
+    }
+
+    /// The ssh program every client runs (with the user's `-F` config).
+    pub fn ssh(&self) -> &SshProgram {
+        &self.ssh
+    }
+
     /// Starts a command and returns its record at once; the command goes on in its shell.
     pub async fn start(&self, req: &ExecRequest, cancel: &CancellationToken) -> Result<Arc<Job>> {
         if req.command.trim().is_empty() {
@@ -139,11 +197,7 @@ impl SessionManager {
             req.port,
             req.key_filename.as_deref(),
         )?;
-        let password = req.password.clone().or_else(|| {
-            std::env::var(format!("OVRD_{}_PASS", req.host))
-                .ok()
-                .and_then(Secret::new)
-        });
+        let password = self.login_password(&req.host, req.password.as_ref());
         let sudo_password = req.sudo_password.clone().or_else(|| {
             if req.command.trim_start().starts_with("sudo") {
                 std::env::var(format!("OVRD_{}_SUDO_PASS", req.host))
@@ -156,14 +210,23 @@ impl SessionManager {
         let dest = self.destination(&target);
         let acquired = dest
             .acquire(
-                &self.config,
-                &self.ssh,
-                &self.runtime,
-                &target,
-                password.as_ref(),
+                &Connect {
+                    config: &self.config,
+                    ssh: &self.ssh,
+                    runtime: &self.runtime,
+                    target: &target,
+                    password: password.as_ref(),
+                },
                 cancel,
             )
-            .await?;
+            .await;
+        let acquired = match acquired {
+            Ok(a) => a,
+            Err(e) => {
+                self.forget_if_empty(&dest);
+                return Err(e);
+            }
+        };
         let spool = self.runtime.fresh("o", ".out");
         let secrets: Vec<Secret> = [password, sudo_password.clone()]
             .into_iter()

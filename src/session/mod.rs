@@ -6,4 +6,5 @@ pub mod encode;
 pub mod manager;
 pub mod shell;
 
+pub use destination::MasterLease;
 pub use manager::{ExecRequest, SessionInfo, SessionManager};
