@@ -90,7 +90,7 @@ pub async fn exec(config: Config, req: ExecRequest) -> ExitCode {
             let deadline = tokio::time::Instant::now() + req.timeout;
             let (waited, _) = stream_output(&job, deadline, &cancel).await;
             if waited == Waited::Cancelled {
-                engine.interrupt(&job.id);
+                let _ = engine.interrupt(&job.id).await;
                 let _ = job
                     .wait(
                         tokio::time::Instant::now() + Duration::from_secs(2),
@@ -118,7 +118,7 @@ pub async fn exec(config: Config, req: ExecRequest) -> ExitCode {
                             req.timeout.as_secs()
                         );
                     }
-                    engine.interrupt(&job.id);
+                    let _ = engine.interrupt(&job.id).await;
                     124
                 }
                 (false, Some(c)) => c.clamp(0, 255),

@@ -72,6 +72,13 @@ pub enum Error {
     #[error("cancelled")]
     Cancelled,
 
+    /// Input or an interrupt for a command that is no longer running: it is never typed into
+    /// whatever runs next.
+    #[error(
+        "command {id} is not running (status: {status}); nothing was sent. Use get_command_status('{id}') to see its result"
+    )]
+    NotRunning { id: String, status: &'static str },
+
     /// A command id that we do not know (never existed, or dropped from the bounded history).
     #[error("unknown command id {0:?}. Use list_command_history to see known ids")]
     UnknownCommand(String),

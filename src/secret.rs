@@ -47,6 +47,29 @@ pub fn redact(text: &str, secrets: &[&Secret]) -> String {
     out
 }
 
+/// [`redact`] for a line that is still being written: a secret may be only partly there, so
+/// a trailing piece that starts a secret is masked too.
+pub fn redact_partial(text: &str, secrets: &[&Secret]) -> String {
+    let mut out = redact(text, secrets);
+    for s in secrets {
+        let secret = s.0.as_str();
+        if secret.chars().count() < 4 {
+            continue;
+        }
+        // The longest proper prefix of the secret (3 chars or more) that ends the line.
+        let cut = (3..secret.len())
+            .rev()
+            .filter(|n| secret.is_char_boundary(*n))
+            .find(|n| out.ends_with(&secret[..*n]));
+        if let Some(n) = cut {
+            let keep = out.len() - n;
+            out.truncate(keep);
+            out.push_str("***");
+        }
+    }
+    out
+}
+
 /// Environment variables that carry secrets by convention of the Python mcp-ssh-session
 /// (`OVRD_<host>_PASS`, `..._SUDO_PASS`, ...). They are removed from every child's environment.
 pub fn is_secret_env(name: &str) -> bool {
@@ -63,6 +86,18 @@ mod tests {
         assert_eq!(format!("{s:?} {s}"), "Secret(***) ***");
         assert_eq!(s.expose(), "hunter22");
         assert!(Secret::new("").is_none());
+    }
+
+    #[test]
+    fn a_secret_still_being_printed_is_masked_from_its_start() {
+        let s = Secret::new("hunter22").unwrap();
+        assert_eq!(redact_partial("pw: hunt", &[&s]), "pw: ***");
+        assert_eq!(
+            redact_partial("pw: hunter22 and hun", &[&s]),
+            "pw: *** and ***"
+        );
+        assert_eq!(redact_partial("a hu", &[&s]), "a hu");
+        assert_eq!(redact_partial("nothing", &[&s]), "nothing");
     }
 
     #[test]

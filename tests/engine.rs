@@ -136,6 +136,9 @@ fn scripts_heredocs_quotes_and_long_lines() {
         // A syntax error is reported, and the shell is fine afterwards.
         let s = run(&e, "fixture", "echo 'unterminated").await;
         assert!(s.output.contains("unexpected EOF"), "{s:?}");
+        // bash repeats its previous prompt unexpanded after this error: the exit status must
+        // still be this command's, not the previous one's.
+        assert_eq!(s.exit_code, Some(2), "{s:?}");
         let s = run(&e, "fixture", "echo ok").await;
         assert_eq!(s.output, "ok\n");
         e.close_all().await;
@@ -277,7 +280,7 @@ fn sudo_with_right_and_wrong_password() {
         assert_eq!(w, Waited::AwaitingInput, "{s:?}");
         assert_eq!(s.awaiting_input.as_ref().unwrap().kind, "sudo_password");
         // The shell stays usable: the next command runs in a parallel shell or after Ctrl-C.
-        e.interrupt(&s.command_id);
+        e.interrupt(&s.command_id).await.expect("interrupt");
         let s = run(&e, "fixture-sudo", "echo still-here").await;
         assert_eq!(s.output, "still-here\n");
         // A secret typed into the command itself is redacted from the record and the output.
@@ -346,7 +349,7 @@ fn timeout_returns_an_id_and_the_command_goes_on() {
         let mut r = req("fixture", "sleep 100");
         r.timeout = Duration::from_millis(200);
         let (job, _) = e.execute(&r, &CancellationToken::new()).await.unwrap();
-        assert!(e.interrupt(&job.id));
+        e.interrupt(&job.id).await.expect("interrupt");
         let w = wait_secs(&job, 5).await;
         assert_eq!(w, Waited::Finished);
         let s = job.snapshot(1000);
@@ -531,7 +534,9 @@ fn su_asks_for_a_password_that_send_input_answers() {
         assert_eq!(w, Waited::AwaitingInput, "{s:?}");
         assert_eq!(s.awaiting_input.as_ref().unwrap().kind, "password", "{s:?}");
         let job = e.jobs.get(&s.command_id).unwrap();
-        assert!(e.send_input(&s.command_id, format!("{PASSWORD}\n").into_bytes()));
+        e.send_input(&s.command_id, format!("{PASSWORD}\n").into_bytes())
+            .await
+            .expect("input");
         let w = wait_secs(&job, 15).await;
         let s = job.snapshot(1 << 20);
         assert_eq!(w, Waited::Finished, "{s:?}");
@@ -586,11 +591,15 @@ fn repls_and_fake_shell_prompts_wait_for_input_and_get_no_set_up() {
         assert_eq!(w, Waited::AwaitingInput, "{s:?}");
         assert_eq!(s.awaiting_input.as_ref().unwrap().prompt, ">>>", "{s:?}");
         let job = e.jobs.get(&s.command_id).unwrap();
-        assert!(e.send_input(&s.command_id, b"print(6 * 7)\n".to_vec()));
+        e.send_input(&s.command_id, b"print(6 * 7)\n".to_vec())
+            .await
+            .expect("input");
         let w = wait_secs(&job, 10).await;
         assert_eq!(w, Waited::AwaitingInput);
         assert!(job.snapshot(1 << 20).output.contains("42\n"));
-        assert!(e.send_input(&s.command_id, b"exit()\n".to_vec()));
+        e.send_input(&s.command_id, b"exit()\n".to_vec())
+            .await
+            .expect("input");
         let w = wait_secs(&job, 10).await;
         assert_eq!(w, Waited::Finished);
         assert_eq!(job.snapshot(0).exit_code, Some(0));
@@ -600,7 +609,9 @@ fn repls_and_fake_shell_prompts_wait_for_input_and_get_no_set_up() {
         r.timeout = Duration::from_secs(10);
         let (s, w) = run_req(&e, r).await;
         assert_eq!(w, Waited::AwaitingInput, "{s:?}");
-        assert!(e.send_input(&s.command_id, b"select 1;\n".to_vec()));
+        e.send_input(&s.command_id, b"select 1;\n".to_vec())
+            .await
+            .expect("input");
         let job = e.jobs.get(&s.command_id).unwrap();
         wait_secs(&job, 10).await;
         let s = job.snapshot(1 << 20);
@@ -620,7 +631,9 @@ fn repls_and_fake_shell_prompts_wait_for_input_and_get_no_set_up() {
         let (s, w) = run_req(&e, r).await;
         assert_eq!(w, Waited::AwaitingInput, "{s:?}");
         assert!(s.notes.iter().any(|n| n.contains("not a shell")), "{s:?}");
-        assert!(e.send_input(&s.command_id, b"typed\n".to_vec()));
+        e.send_input(&s.command_id, b"typed\n".to_vec())
+            .await
+            .expect("input");
         let job = e.jobs.get(&s.command_id).unwrap();
         wait_secs(&job, 10).await;
         let s = job.snapshot(1 << 20);
@@ -671,7 +684,7 @@ fn shell_limit_is_reported_not_queued() {
                 msg.contains(id.as_str()),
                 "the message names the running commands: {msg}"
             );
-            e.interrupt(id);
+            let _ = e.interrupt(id).await;
         }
         e.close_all().await;
     });

@@ -601,6 +601,18 @@ async fn async_commands_status_and_interrupt() {
     let running = s.ok("list_running_commands", json!({})).await;
     assert_eq!(running.sc["commands"], json!([]), "{}", running.text);
 
+    // The async form's timeout holds whatever the command is doing, a prompt included.
+    let r = s
+        .ok(
+            "execute_command_async",
+            json!({"host": "fixture", "command": "read -p 'Proceed? [y/N] ' a", "timeout": 2}),
+        )
+        .await;
+    let waiting = r.str("command_id").to_string();
+    let r = s.wait_done(&waiting, Duration::from_secs(20)).await;
+    assert_eq!(r.str("status"), "interrupted", "{}", r.text);
+    assert!(r.text.contains("2s timeout"), "{}", r.text);
+
     // Bad ids and finished commands.
     let e = s
         .err("interrupt_command_by_id", json!({"command_id": id}))
@@ -660,7 +672,10 @@ async fn send_input_answers_a_prompt() {
             json!({"command_id": id, "input_text": "late\n"}),
         )
         .await;
-    assert!(e.contains("not active"), "{e}");
+    assert!(
+        e.contains("not running") && e.contains("nothing was sent"),
+        "{e}"
+    );
     let e = s
         .err("send_input", json!({"command_id": id, "input_text": ""}))
         .await;

@@ -15,7 +15,6 @@ pub mod prompts;
 
 pub use prompts::{
     Prompt, PromptKind, ShellPrompt, classify, posix_shell_prompt, repl_prompt, shell_prompt,
-    starts_nested_shell,
 };
 
 use std::collections::VecDeque;
@@ -24,6 +23,7 @@ use std::time::Duration;
 use tokio::sync::mpsc::{self, error::TryRecvError};
 use tokio_util::sync::CancellationToken;
 
+use crate::pty::PtyInput;
 use crate::term::{Event, Stripper};
 
 /// Unconsumed clean text kept; older text is dropped (a program that floods output while we
@@ -46,6 +46,12 @@ pub enum Needle {
     Prompt,
     /// The stream ended (PTY closed).
     Eof,
+    /// No output arrived for this long (counted from the last chunk, or from the start of
+    /// the wait when nothing came). Consumes nothing; `matched` is the unterminated line.
+    Quiet(Duration),
+    /// The unterminated line up to the cursor satisfies the predicate once all available
+    /// output is read (a prompt waiting). Consumes everything; `matched` is that line.
+    Line(fn(&str) -> bool),
 }
 
 /// A successful [`Expect::expect`]. `before` + `matched` is exactly the text consumed (for a
@@ -89,6 +95,9 @@ pub struct Expect {
     /// Reused buffer for the stripper's events.
     events: Vec<Event>,
     eof: bool,
+    /// Where to answer terminal queries (cursor position, device attributes), and the
+    /// terminal's height for the answer; None: queries are ignored.
+    responder: Option<(PtyInput, u16)>,
 }
 
 impl Expect {
@@ -100,7 +109,14 @@ impl Expect {
             markers: VecDeque::new(),
             events: Vec::new(),
             eof: false,
+            responder: None,
         }
+    }
+
+    /// Answers the terminal queries programs send (a device that probes the cursor position at
+    /// login waits seconds for an answer a real terminal would give at once).
+    pub fn answer_queries(&mut self, input: PtyInput, rows: u16) {
+        self.responder = Some((input, rows));
     }
 
     /// Wait until the earliest of `needles` matches (earliest position in the text wins, ties
@@ -118,6 +134,11 @@ impl Expect {
     ) -> Result<Matched, ExpectError> {
         let deadline = tokio::time::sleep(timeout);
         tokio::pin!(deadline);
+        let quiet = needles.iter().enumerate().find_map(|(i, n)| match n {
+            Needle::Quiet(d) => Some((i, *d)),
+            _ => None,
+        });
+        let mut last_chunk = tokio::time::Instant::now();
         loop {
             if cancel.is_cancelled() {
                 return Err(ExpectError::Cancelled);
@@ -132,7 +153,10 @@ impl Expect {
                     break;
                 }
                 match self.source.try_recv() {
-                    Ok(chunk) => self.ingest(&chunk),
+                    Ok(chunk) => {
+                        self.ingest(&chunk);
+                        last_chunk = tokio::time::Instant::now();
+                    }
                     Err(TryRecvError::Empty) => break,
                     Err(TryRecvError::Disconnected) => self.eof = true,
                 }
@@ -143,6 +167,7 @@ impl Expect {
             if self.eof {
                 return Err(ExpectError::Eof { seen: self.seen() });
             }
+            let quiet_at = quiet.map(|(_, d)| last_chunk + d);
             tokio::select! {
                 // The deadline before the channel: a flood of output must not starve it.
                 biased;
@@ -150,12 +175,44 @@ impl Expect {
                 () = &mut deadline => {
                     return Err(ExpectError::Timeout { waited: timeout, seen: self.seen() });
                 }
+                () = async { tokio::time::sleep_until(quiet_at.expect("checked")).await }, if quiet_at.is_some() => {
+                    let index = quiet.expect("checked").0;
+                    return Ok(Matched {
+                        index,
+                        before: String::new(),
+                        matched: self.stripper.partial_line(),
+                        prompt: None,
+                    });
+                }
                 chunk = self.source.recv() => match chunk {
-                    Some(chunk) => self.ingest(&chunk),
+                    Some(chunk) => {
+                        self.ingest(&chunk);
+                        last_chunk = tokio::time::Instant::now();
+                    }
                     None => self.eof = true,
                 },
             }
         }
+    }
+
+    /// The unterminated line as the terminal shows it now.
+    pub fn partial_line(&self) -> String {
+        self.stripper.partial_line()
+    }
+
+    /// The unterminated line up to the cursor (a prompt with a right-hand part drawn after it,
+    /// such as zsh's RPROMPT, ends where the cursor waits).
+    pub fn line_before_cursor(&self) -> String {
+        self.stripper.line_before_cursor()
+    }
+
+    /// Consumes everything read so far, the unterminated line included, and returns it.
+    pub fn take_pending(&mut self) -> String {
+        let partial = self.stripper.take_partial_line();
+        self.markers.clear();
+        let mut text = std::mem::take(&mut self.text);
+        text.push_str(&partial);
+        text
     }
 
     /// Unconsumed clean text (completed lines + current partial line).
@@ -178,6 +235,11 @@ impl Expect {
             match event {
                 Event::Text(s) => self.text.push_str(&s),
                 Event::Marker(payload) => self.markers.push_back((self.text.len(), payload)),
+                Event::Query(q) => {
+                    if let Some((input, rows)) = &self.responder {
+                        let _ = input.write(&q.answer(*rows));
+                    }
+                }
             }
         }
         if self.text.len() > MAX_PENDING {
@@ -275,6 +337,13 @@ impl Expect {
     /// checked once everything available has been read.
     fn match_idle(&mut self, needles: &[Needle]) -> Option<Matched> {
         for (index, needle) in needles.iter().enumerate() {
+            if let Needle::Line(wanted) = needle {
+                let line = self.stripper.line_before_cursor();
+                if !line.trim().is_empty() && wanted(&line) {
+                    self.stripper.take_partial_line();
+                    return Some(self.consume_all(index, line, None));
+                }
+            }
             if let Needle::Prompt = needle {
                 let partial = self.stripper.partial_line();
                 let recent = &self.text
@@ -469,6 +538,53 @@ mod tests {
         assert_eq!(m.prompt.map(|p| p.kind), Some(PromptKind::Pager));
         let m = ex.expect(&[re(r"#$")], LONG, &cancel).await.unwrap();
         assert_eq!(m.before, "line2    \nRouter");
+    }
+
+    #[tokio::test]
+    async fn quiet_matches_after_output_pauses_and_consumes_nothing() {
+        let (tx, rx) = mpsc::channel(4);
+        let mut ex = Expect::new(rx);
+        let cancel = CancellationToken::new();
+        tx.send(b"motd\r\nhost> ".to_vec()).await.unwrap();
+        let quiet = Duration::from_millis(100);
+        let m = ex
+            .expect(&[re("never"), Needle::Quiet(quiet)], LONG, &cancel)
+            .await
+            .unwrap();
+        assert_eq!(
+            (m.index, m.before.as_str(), m.matched.as_str()),
+            (1, "", "host> ")
+        );
+        assert_eq!(ex.pending_text(), "motd\nhost> ");
+        // A regex that is there still wins over quiet.
+        let m = ex
+            .expect(&[re("motd"), Needle::Quiet(quiet)], LONG, &cancel)
+            .await
+            .unwrap();
+        assert_eq!(m.index, 0);
+        drop(tx);
+    }
+
+    #[tokio::test]
+    async fn line_predicate_sees_the_line_up_to_the_cursor() {
+        let rx = source(
+            chunks(&[b"banner\r\nuser@h ~ % ", b"\x1b[20C[12:00]\x1b[27D"]),
+            true,
+        );
+        let mut ex = Expect::new(rx);
+        let cancel = CancellationToken::new();
+        fn percent(l: &str) -> bool {
+            l.trim_end().ends_with('%')
+        }
+        let m = ex
+            .expect(&[re("never"), Needle::Line(percent)], LONG, &cancel)
+            .await
+            .unwrap();
+        assert_eq!(
+            (m.index, m.before.as_str(), m.matched.as_str()),
+            (1, "banner\n", "user@h ~ % ")
+        );
+        assert_eq!(ex.pending_text(), "");
     }
 
     #[tokio::test]

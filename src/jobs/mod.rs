@@ -55,6 +55,8 @@ pub struct JobState {
     /// Things the agent should know (shell reset, nested shell entered, ran in a parallel shell...).
     pub notes: Vec<String>,
     pub error: Option<String>,
+    /// A network device's error line for the command (devices have no exit status).
+    pub device_error: Option<String>,
 }
 
 impl JobState {
@@ -110,6 +112,9 @@ pub struct JobSnapshot {
     pub awaiting_input: Option<AwaitingInput>,
     pub notes: Vec<String>,
     pub error: Option<String>,
+    /// A network device's error line (devices have no exit status).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_error: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -139,6 +144,7 @@ impl Job {
                 awaiting: None,
                 notes: Vec::new(),
                 error: None,
+                device_error: None,
             }),
             changed,
         })
@@ -209,6 +215,26 @@ impl Job {
         }
     }
 
+    /// Waits until the job has ended (waiting for input does not count), `until` passes or
+    /// `cancel` fires. True when it ended.
+    pub async fn wait_ended(
+        &self,
+        until: tokio::time::Instant,
+        cancel: &CancellationToken,
+    ) -> bool {
+        let mut rx = self.subscribe();
+        loop {
+            if !self.status().is_active() {
+                return true;
+            }
+            tokio::select! {
+                r = rx.changed() => if r.is_err() { return !self.status().is_active() },
+                _ = tokio::time::sleep_until(until) => return false,
+                _ = cancel.cancelled() => return false,
+            }
+        }
+    }
+
     pub fn snapshot(&self, limit: usize) -> JobSnapshot {
         let duration_ms = self.duration().as_millis() as u64;
         self.with_state(|s| {
@@ -232,6 +258,7 @@ impl Job {
                 }),
                 notes: s.notes.clone(),
                 error: s.error.clone(),
+                device_error: s.device_error.clone(),
             }
         })
     }

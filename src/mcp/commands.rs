@@ -305,7 +305,7 @@ impl SshServer {
             .await;
         stop.cancel();
         if waited == Waited::Cancelled {
-            self.engine.interrupt(&job.id);
+            let _ = self.engine.interrupt(&job.id).await;
         }
         let snap = self.snapshot(&job);
         result(text::command(&snap, Some(waited), Some(timeout)), &snap)
@@ -328,23 +328,19 @@ impl SshServer {
             Ok(j) => j,
             Err(e) => return tool_error(&e),
         };
-        // The async form's timeout is a limit on the command's life.
+        // The async form's timeout is a limit on the command's life, whatever state the
+        // command is in (running, or stopped at a prompt).
         let engine = self.engine.clone();
         let j = job.clone();
         tokio::spawn(async move {
-            let w = j
-                .wait(
-                    tokio::time::Instant::now() + Duration::from_secs(timeout),
-                    &CancellationToken::new(),
+            let until = tokio::time::Instant::now() + Duration::from_secs(timeout);
+            engine
+                .stop_at(
+                    &j,
+                    until,
+                    &format!("interrupted after the {timeout}s timeout"),
                 )
                 .await;
-            if w == Waited::TimedOut {
-                j.update(|s| {
-                    s.notes
-                        .push(format!("interrupted after the {timeout}s timeout"))
-                });
-                engine.interrupt(&j.id);
-            }
         });
         let started = Started {
             command_id: job.id.clone(),
@@ -443,15 +439,9 @@ impl SshServer {
             Ok(j) => j,
             Err(e) => return e,
         };
-        if !job.status().is_active() {
-            let snap = self.snapshot(&job);
-            return CallToolResult::error(vec![rmcp::model::ContentBlock::text(format!(
-                "Error: command {} is not running (status: {}); nothing to interrupt",
-                job.id,
-                snap.status.as_str()
-            ))]);
+        if let Err(e) = self.engine.interrupt(&job.id).await {
+            return tool_error(&e);
         }
-        self.engine.interrupt(&job.id);
         let _ = job
             .wait(
                 tokio::time::Instant::now() + Duration::from_secs(3),
@@ -493,31 +483,12 @@ impl SshServer {
             ));
         }
         let before = job.with_state(|s| s.output.total_bytes());
-        let mut rx = job.subscribe();
         let input = p.input_text.replace("\\n", "\n").replace("\\r", "\r");
-        if !self.engine.send_input(&job.id, input.into_bytes()) {
-            return CallToolResult::error(vec![rmcp::model::ContentBlock::text(format!(
-                "Error: command {} is not active (status: {}); start a new command instead",
-                job.id,
-                job.status().as_str()
-            ))]);
+        if let Err(e) = self.engine.send_input(&job.id, input.into_bytes()).await {
+            return tool_error(&e);
         }
-        // Wait for the answer to show: completion, a new prompt, or a quiet moment.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        loop {
-            let quiet = tokio::time::sleep(Duration::from_millis(300));
-            tokio::select! {
-                r = rx.changed() => { if r.is_err() { break } }
-                _ = quiet => break,
-                _ = tokio::time::sleep_until(deadline) => break,
-            }
-            if !job.status().is_active() || job.status() == JobStatus::AwaitingInput {
-                break;
-            }
-        }
+        let new_output = answer_to_input(&job, before).await;
         let snap = self.snapshot(&job);
-        let new_output =
-            job.read_output(before, 1 << 20).text + &job.with_state(|s| s.partial.clone());
         let r = InputResult {
             command_id: job.id.clone(),
             status: snap.status,
@@ -598,6 +569,34 @@ impl SshServer {
         };
         result(t, &list)
     }
+}
+
+/// After input to `job`, waits for its answer to show (completion, a new prompt, or a quiet
+/// moment; at most a few seconds) and returns the output that followed offset `before`,
+/// with the line the terminal shows now.
+pub(crate) async fn answer_to_input(job: &Job, before: u64) -> String {
+    let mut rx = job.subscribe();
+    let start = tokio::time::Instant::now();
+    let deadline = start + Duration::from_secs(5);
+    let printed =
+        |job: &Job| job.with_state(|s| s.output.total_bytes() > before || !s.partial.is_empty());
+    loop {
+        if !job.status().is_active() || job.status() == JobStatus::AwaitingInput {
+            break;
+        }
+        // Quiet counts once something came back; before that, give a slow link time.
+        let quiet = if printed(job) {
+            Duration::from_millis(300)
+        } else {
+            Duration::from_secs(2).saturating_sub(start.elapsed())
+        };
+        tokio::select! {
+            r = rx.changed() => { if r.is_err() { break } }
+            _ = tokio::time::sleep(quiet) => break,
+            _ = tokio::time::sleep_until(deadline) => break,
+        }
+    }
+    job.read_output(before, 1 << 20).text + &job.with_state(|s| s.partial.clone())
 }
 
 /// A listing row: the record without its output (which a snapshot would also summarise).

@@ -298,12 +298,7 @@ pub async fn send_keys(
     let was_waiting = job.status() == JobStatus::AwaitingInput;
     let parsed = parse_keys(keys, lock(&screen).application_cursor());
     let before = raw.lock().unwrap_or_else(|e| e.into_inner()).total();
-    if !p.shell.send_input(parsed.bytes.clone()) {
-        return Err(Error::Disconnected {
-            dest: p.session,
-            detail: "the shell has ended; run execute_command to start a new one".into(),
-        });
-    }
+    engine.send_input(&job.id, parsed.bytes.clone()).await?;
     let settled = settle(&raw, &job, before).await;
     let snapshot = {
         let mut s = lock(&screen);

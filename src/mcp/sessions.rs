@@ -1,7 +1,5 @@
 //! Session tools: list, close one, close all, and raw input to a session's shell.
 
-use std::time::Duration;
-
 use rmcp::handler::server::common::schema_for_output;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
@@ -9,7 +7,8 @@ use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::error::Error;
+use crate::jobs::JobStatus;
+use crate::mcp::commands::answer_to_input;
 use crate::mcp::params::{opt_port, opt_string};
 use crate::mcp::{SshServer, result, tool_error};
 use crate::session::SessionInfo;
@@ -40,13 +39,17 @@ pub struct SessionInputParams {
     pub port: Option<u16>,
 }
 
-/// What send_input_by_session saw.
+/// What send_input_by_session did.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct InputSent {
     pub session: String,
-    /// The command running in that shell, if any.
-    pub command_id: Option<String>,
-    /// What the terminal printed in the moment after the input, cleaned.
+    /// The command the input went to (a new record of its own when the shell was idle).
+    pub command_id: String,
+    /// True when the shell was idle and the input runs as its own command.
+    pub own_command: bool,
+    pub status: JobStatus,
+    pub exit_code: Option<i32>,
+    /// What the terminal printed after the input, cleaned.
     pub output: String,
 }
 
@@ -170,53 +173,47 @@ impl SshServer {
         &self,
         Parameters(p): Parameters<SessionInputParams>,
     ) -> CallToolResult {
-        if p.input_text.is_empty() {
-            return tool_error(&Error::invalid("input_text", "it is empty"));
-        }
-        let shells = match self
+        let sent = match self
             .engine
-            .live_shells(&p.host, p.username.as_deref(), p.port)
+            .session_input(&p.host, p.username.as_deref(), p.port, &p.input_text)
+            .await
         {
             Ok(s) => s,
             Err(e) => return tool_error(&e),
         };
-        let Some((session, shell)) = shells.into_iter().next() else {
-            return tool_error(&Error::invalid(
-                "host",
-                format!("no active shell for {}; run execute_command first", p.host),
-            ));
-        };
-        // Whatever the terminal prints next, job or not: read it from the raw tail, cleaned.
-        let raw = shell.raw_output();
-        let before = raw.lock().unwrap_or_else(|e| e.into_inner()).total();
-        let command_id = shell.info().current_job;
-        shell.send_input(p.input_text.into_bytes());
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let (bytes, _) = raw.lock().unwrap_or_else(|e| e.into_inner()).since(before);
-        let mut stripper = crate::term::Stripper::new();
-        let mut events = Vec::new();
-        stripper.feed(&bytes, &mut events);
-        let mut output: String = events
-            .into_iter()
-            .filter_map(|e| match e {
-                crate::term::Event::Text(t) => Some(t),
-                crate::term::Event::Marker(_) => None,
-            })
-            .collect();
-        output.push_str(&stripper.partial_line());
+        let job = sent.job;
+        let output = answer_to_input(&job, sent.output_before).await;
+        let (status, exit_code) = job.with_state(|s| (s.status, s.exit_code));
         let sent = InputSent {
-            session,
-            command_id,
+            session: sent.session,
+            command_id: job.id.clone(),
+            own_command: sent.claimed,
+            status,
+            exit_code,
             output,
         };
-        let t = format!(
-            "Input sent successfully\n\nOutput:\n{}",
+        let mut t = format!(
+            "Input sent successfully to {} ({}command {}, {}{})\n",
+            sent.session,
+            if sent.own_command {
+                "recorded as "
+            } else {
+                "running "
+            },
+            sent.command_id,
+            sent.status.as_str(),
+            sent.exit_code
+                .map(|c| format!(", exit code {c}"))
+                .unwrap_or_default()
+        );
+        t.push_str(&format!(
+            "\nOutput:\n{}",
             if sent.output.is_empty() {
                 "No immediate output received"
             } else {
                 &sent.output
             }
-        );
+        ));
         result(t, &sent)
     }
 }

@@ -1,16 +1,18 @@
 //! A child process in a pseudo-terminal (portable-pty), its output as a stream of byte chunks.
 //!
 //! portable-pty is blocking: one reader thread per PTY feeds a bounded tokio channel (so a
-//! flood of output applies back-pressure to the remote side instead of growing memory), and
-//! waiting/killing happen off the async threads. The slave end is dropped right after spawning,
-//! or the reader would never see EOF. The writer is kept for the child's whole life, because
-//! dropping it types a newline and Ctrl-D into the terminal.
+//! flood of output applies back-pressure to the remote side instead of growing memory), one
+//! writer thread takes queued input (so a program that does not read, or a large paste into one
+//! that echoes, never blocks an async thread or the reader), and waiting/killing happen off the
+//! async threads. The slave end is dropped right after spawning, or the reader would never see
+//! EOF. Our descriptors are duplicated close-on-exec, so no other child inherits a terminal.
 
 pub mod tail;
 
 use std::io::{Read, Write};
-use std::os::fd::FromRawFd;
-use std::sync::Mutex;
+use std::os::fd::{FromRawFd, RawFd};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
@@ -23,6 +25,8 @@ pub type PtyOutput = mpsc::Receiver<Vec<u8>>;
 const READ_CHUNK: usize = 64 * 1024;
 /// Chunks buffered between the reader thread and the consumer.
 const CHANNEL_DEPTH: usize = 32;
+/// Input queued for the writer thread at most; beyond it writes are refused, not blocked on.
+const INPUT_QUEUE: usize = 16 * 1024 * 1024;
 
 /// A running child in a PTY.
 pub struct PtyProcess {
@@ -30,9 +34,84 @@ pub struct PtyProcess {
     // be Send); there is no contention, one actor owns each PTY.
     /// Held only to keep the terminal open for the child.
     _master: Mutex<Box<dyn MasterPty + Send>>,
-    writer: Mutex<Box<dyn Write + Send>>,
+    input: PtyInput,
     child: Mutex<Box<dyn Child + Send + Sync>>,
     pid: Option<u32>,
+}
+
+/// The terminal's input side: a handle to the writer thread's queue. Writes never block.
+#[derive(Clone)]
+pub struct PtyInput {
+    tx: std::sync::mpsc::Sender<Vec<u8>>,
+    /// Bytes queued and not yet written.
+    queued: Arc<AtomicUsize>,
+    /// Why the writer thread stopped, once it has.
+    failed: Arc<Mutex<Option<String>>>,
+}
+
+impl std::fmt::Debug for PtyInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PtyInput")
+            .field("queued", &self.queued.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl PtyInput {
+    /// Queues `bytes` for the terminal. Fails when the terminal stopped taking input (the
+    /// program does not read and the queue is full) or the writer has ended.
+    pub fn write(&self, bytes: &[u8]) -> std::io::Result<()> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        if let Some(why) = self
+            .failed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+        {
+            return Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, why));
+        }
+        let queued = self.queued.load(Ordering::Acquire);
+        if queued + bytes.len() > INPUT_QUEUE {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::WouldBlock,
+                format!(
+                    "the terminal is not taking input: {queued} bytes are still waiting to be read by the program"
+                ),
+            ));
+        }
+        self.queued.fetch_add(bytes.len(), Ordering::AcqRel);
+        self.tx.send(bytes.to_vec()).map_err(|_| {
+            self.queued.fetch_sub(bytes.len(), Ordering::AcqRel);
+            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the terminal is closed")
+        })
+    }
+
+    /// Bytes queued and not yet taken by the terminal.
+    pub fn pending(&self) -> usize {
+        self.queued.load(Ordering::Acquire)
+    }
+
+    /// A writer thread for `file`, the PTY master's input side.
+    fn start(mut file: std::fs::File, name: String) -> std::io::Result<PtyInput> {
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let failed = Arc::new(Mutex::new(None));
+        let (q, f) = (queued.clone(), failed.clone());
+        std::thread::Builder::new().name(name).spawn(move || {
+            for chunk in rx {
+                let r = file.write_all(&chunk).and_then(|()| file.flush());
+                q.fetch_sub(chunk.len(), Ordering::AcqRel);
+                if let Err(e) = r {
+                    *f.lock().unwrap_or_else(|e| e.into_inner()) =
+                        Some(format!("writing to the terminal failed: {e}"));
+                    return;
+                }
+            }
+        })?;
+        Ok(PtyInput { tx, queued, failed })
+    }
 }
 
 impl std::fmt::Debug for PtyProcess {
@@ -59,20 +138,22 @@ impl PtyProcess {
             .spawn_command(cmd)
             .map_err(std::io::Error::other)?;
         drop(pair.slave);
-        // Our own duplicate of the master fd: the reader thread reads and polls the same fd.
+        // Our own duplicates of the master fd: the reader thread reads and polls one, the
+        // writer thread writes the other (portable-pty's own writer types Ctrl-D when dropped).
         let master_fd = pair
             .master
             .as_raw_fd()
             .ok_or_else(|| std::io::Error::other("the PTY has no file descriptor"))?;
-        // SAFETY: dup(2) of a valid fd; the new fd is owned by the File below.
-        let dup = unsafe { libc::dup(master_fd) };
-        if dup < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: `dup` is a fresh fd that nothing else owns.
-        let mut reader = unsafe { std::fs::File::from_raw_fd(dup) };
-        let writer = pair.master.take_writer().map_err(std::io::Error::other)?;
+        let mut reader = dup_cloexec(master_fd)?;
+        let dup = {
+            use std::os::fd::AsRawFd;
+            reader.as_raw_fd()
+        };
         let pid = child.process_id();
+        let input = PtyInput::start(
+            dup_cloexec(master_fd)?,
+            format!("pty-writer-{}", pid.unwrap_or(0)),
+        )?;
         let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
         std::thread::Builder::new()
             .name(format!("pty-reader-{}", pid.unwrap_or(0)))
@@ -112,7 +193,7 @@ impl PtyProcess {
         Ok((
             PtyProcess {
                 _master: Mutex::new(pair.master),
-                writer: Mutex::new(writer),
+                input,
                 child: Mutex::new(child),
                 pid,
             },
@@ -124,12 +205,9 @@ impl PtyProcess {
         self.pid
     }
 
-    /// Writes bytes to the terminal. PTY input buffers hold a few KiB; the remote side reads
-    /// promptly, so a blocking write here is short.
-    pub fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        let w = self.writer.get_mut().unwrap_or_else(|e| e.into_inner());
-        w.write_all(bytes)?;
-        w.flush()
+    /// The terminal's input side (writes are queued, never blocking).
+    pub fn input(&self) -> &PtyInput {
+        &self.input
     }
 
     /// Exit code if the child has exited (does not block).
@@ -183,8 +261,19 @@ impl Drop for PtyProcess {
     }
 }
 
+/// A close-on-exec duplicate of `fd`, owned by the returned File.
+fn dup_cloexec(fd: RawFd) -> std::io::Result<std::fs::File> {
+    // SAFETY: F_DUPFD_CLOEXEC of a valid fd returns a fresh fd (or -1).
+    let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    if dup < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `dup` is a fresh fd that nothing else owns.
+    Ok(unsafe { std::fs::File::from_raw_fd(dup) })
+}
+
 /// True when a read on `fd` would not block.
-fn readable_now(fd: std::os::fd::RawFd) -> bool {
+fn readable_now(fd: RawFd) -> bool {
     let mut p = libc::pollfd {
         fd,
         events: libc::POLLIN,
@@ -219,6 +308,50 @@ mod tests {
         }
         assert_eq!(String::from_utf8_lossy(&all), "hi\r\n");
         assert_eq!(p.wait_for(Duration::from_secs(5)).await, Some(3));
+    }
+
+    #[tokio::test]
+    async fn writes_never_block_and_descriptors_are_close_on_exec() {
+        // `cat` echoes everything: 1 MiB in one go would deadlock a blocking writer that is
+        // also the only reader.
+        let (p, mut rx) = PtyProcess::spawn(CommandBuilder::new("cat"), 80, 24).unwrap();
+        let big = vec![b'x'; 1 << 20];
+        // Canonical mode takes at most 4095 bytes per line: send many short lines instead.
+        let lines: Vec<u8> = big
+            .chunks(1000)
+            .flat_map(|c| c.iter().copied().chain(std::iter::once(b'\n')))
+            .collect();
+        p.input().write(&lines).unwrap();
+        let mut seen = 0usize;
+        while seen < big.len() {
+            let chunk = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+                .await
+                .expect("output keeps coming")
+                .expect("not EOF");
+            seen += chunk.iter().filter(|b| **b == b'x').count();
+        }
+        assert!(seen >= big.len());
+        #[cfg(target_os = "linux")]
+        let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+            .map(|d| {
+                d.flatten()
+                    .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        #[cfg(target_os = "linux")]
+        for fd in fds {
+            let target = std::fs::read_link(format!("/proc/self/fd/{fd}")).unwrap_or_default();
+            if target.to_string_lossy().contains("ptmx") {
+                // SAFETY: F_GETFD on an fd of ours.
+                let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+                assert!(
+                    flags & libc::FD_CLOEXEC != 0,
+                    "fd {fd} ({target:?}) is inherited by children"
+                );
+            }
+        }
+        p.terminate(Duration::from_millis(200)).await;
     }
 
     #[tokio::test]

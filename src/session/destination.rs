@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
+use crate::session::login::start_master;
 use crate::session::shell::{ShellHandle, ShellSpawn};
 use crate::ssh::master::MasterStart;
 use crate::ssh::{Master, Resolved, RuntimeDir, SshProgram, Target, resolve};
@@ -67,6 +68,8 @@ pub struct MasterLease {
     pub target: Target,
     /// `user@host:port`, for messages.
     pub label: String,
+    /// What the caller should know about the login (a host key ssh added).
+    pub notes: Vec<String>,
 }
 
 pub struct Destination {
@@ -147,12 +150,13 @@ impl Destination {
             let mut g = self.inner.lock().await;
             self.check_open()?;
             g.shells.retain(|s| s.is_alive());
-            self.ensure_master(&mut g, c, cancel).await?;
+            let notes = self.ensure_master(&mut g, c, cancel).await?;
             self.publish(&g);
             Ok(MasterLease {
                 socket: g.master.as_ref().expect("started").socket().to_path_buf(),
                 target: g.target.clone(),
                 label: self.label(),
+                notes,
             })
         })
         .await
@@ -225,7 +229,7 @@ impl Destination {
                 running: running.join(", "),
             });
         }
-        self.ensure_master(&mut g, c, cancel).await?;
+        notes.extend(self.ensure_master(&mut g, c, cancel).await?);
         let label = self.label();
         let index = g.next_index;
         g.next_index += 1;
@@ -281,12 +285,13 @@ impl Destination {
     }
 
     /// Resolves the destination once and starts (or restarts) its master when it is not up.
+    /// Returns notes about the login (a host key ssh added).
     async fn ensure_master(
         &self,
         g: &mut Inner,
         c: &Connect<'_>,
         cancel: &CancellationToken,
-    ) -> Result<()> {
+    ) -> Result<Vec<String>> {
         if g.resolved.is_none() {
             let r = resolve::resolve(c.ssh, &g.target).await?;
             tracing::debug!(host = %g.target.host, "resolved with ssh -G");
@@ -300,29 +305,29 @@ impl Destination {
             Some(m) => !g.shells.is_empty() || m.check().await,
         };
         if master_alive {
-            return Ok(());
+            return Ok(Vec::new());
         }
         if let Some(old) = g.master.take() {
             old.exit().await;
         }
         let target = g.target.clone();
-        let master = Master::start(
+        let (master, notes) = start_master(
             MasterStart {
                 ssh: c.ssh,
                 target: &target,
                 resolved: g.resolved.as_ref(),
                 socket: c.runtime.socket()?,
                 log: c.runtime.fresh("m", ".log"),
-                password: c.password,
                 timeout: c.config.connect_timeout,
                 label: &label,
             },
+            c.password,
             cancel,
         )
         .await?;
         g.master = Some(master);
         self.publish(g);
-        Ok(())
+        Ok(notes)
     }
 
     /// The shells, main first; never waits for a connection in progress.

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::jobs::{Job, JobRegistry, OutputBuffer, Waited};
+use crate::jobs::{Job, JobRegistry, JobStatus, OutputBuffer, Waited};
 use crate::secret::{Secret, redact};
 use crate::session::destination::{Connect, Destination, MasterLease, SessionKey};
 use crate::session::shell::{RunOptions, ShellHandle};
@@ -26,6 +26,19 @@ pub struct ExecRequest {
     pub port: Option<u16>,
     pub sudo_password: Option<Secret>,
     pub timeout: Duration,
+}
+
+/// What `send_input_by_session` did.
+#[derive(Debug, Clone)]
+pub struct SessionInput {
+    /// `user@host:port`.
+    pub session: String,
+    /// The command the input went to: the one running, or a new record for the input itself.
+    pub job: Arc<Job>,
+    /// True when the shell was idle and the input runs as its own command.
+    pub claimed: bool,
+    /// The job's output length before the input went in: what follows is the answer.
+    pub output_before: u64,
 }
 
 /// One session in a listing.
@@ -227,31 +240,16 @@ impl SessionManager {
                 return Err(e);
             }
         };
-        let spool = self.runtime.fresh("o", ".out");
         let secrets: Vec<Secret> = [password, sudo_password.clone()]
             .into_iter()
             .flatten()
             .collect();
         // The record (history, status) never shows a secret, even one typed into the command.
         let shown_command = redact(&req.command, &secrets.iter().collect::<Vec<_>>());
-        let job = Job::new(
-            dest.label(),
-            shown_command,
-            OutputBuffer::new(
-                self.config.output_limit,
-                Some(spool),
-                self.config.spool_limit,
-            ),
-        );
+        let job = Job::new(dest.label(), shown_command, self.output_buffer());
         job.update(|s| s.notes.extend(acquired.notes.iter().cloned()));
         self.jobs.insert(job.clone());
-        {
-            let mut g = self.job_shells.lock().unwrap_or_else(|e| e.into_inner());
-            g.retain(|id, w| {
-                w.strong_count() > 0 && self.jobs.get(id).is_some_and(|j| j.status().is_active())
-            });
-            g.insert(job.id.clone(), Arc::downgrade(&acquired.shell));
-        }
+        self.remember_shell(&job, &acquired.shell);
         if let Err(e) = acquired.shell.run(
             job.clone(),
             &req.command,
@@ -261,7 +259,7 @@ impl SessionManager {
             },
         ) {
             acquired.shell.release();
-            job.finish(crate::jobs::JobStatus::Failed, None, Some(e.to_string()));
+            job.finish(JobStatus::Failed, None, Some(e.to_string()));
             return Err(e);
         }
         Ok(job)
@@ -278,7 +276,7 @@ impl SessionManager {
         let waited = job.wait(until, cancel).await;
         if waited == Waited::Cancelled {
             // The caller gave up: stop the command, keep the shell.
-            self.interrupt(&job.id);
+            let _ = self.interrupt(&job.id).await;
         }
         Ok((job, waited))
     }
@@ -286,28 +284,176 @@ impl SessionManager {
     /// The shell running a job, while it runs.
     pub fn shell_of(&self, job_id: &str) -> Option<Arc<ShellHandle>> {
         let g = self.job_shells.lock().unwrap_or_else(|e| e.into_inner());
-        g.get(job_id).and_then(|w| w.upgrade())
+        g.get(job_id.trim()).and_then(|w| w.upgrade())
+    }
+
+    /// The job and its shell, while the job runs; otherwise why not.
+    fn active(&self, job_id: &str) -> Result<(Arc<Job>, Arc<ShellHandle>)> {
+        let job = self
+            .jobs
+            .get(job_id)
+            .ok_or_else(|| Error::UnknownCommand(job_id.to_string()))?;
+        let status = job.status();
+        match self.shell_of(job_id) {
+            Some(shell) if status.is_active() => Ok((job, shell)),
+            _ => Err(Error::NotRunning {
+                id: job.id.clone(),
+                status: status.as_str(),
+            }),
+        }
     }
 
     /// Types into a running job's terminal. The job counts as running again at once (not
-    /// when the shell gets to it), so a waiter that follows sees the answer's effect.
-    /// False when the job is not active.
-    pub fn send_input(&self, job_id: &str, bytes: Vec<u8>) -> bool {
-        match (self.jobs.get(job_id), self.shell_of(job_id)) {
-            (Some(job), Some(shell)) if job.status().is_active() => {
-                job.update(|s| s.resume());
-                shell.send_input(bytes)
-            }
-            _ => false,
+    /// when the shell gets to it), so a waiter that follows sees the answer's effect. Refused
+    /// when the job has ended, even if it ended a moment ago: input is never typed into
+    /// whatever runs next.
+    pub async fn send_input(&self, job_id: &str, bytes: Vec<u8>) -> Result<()> {
+        let (job, shell) = self.active(job_id)?;
+        shell
+            .send_input(&job.id, bytes)
+            .await
+            .map_err(|detail| self.not_delivered(&job, detail))?;
+        job.update(|s| s.resume());
+        Ok(())
+    }
+
+    /// Interrupts a running job (Ctrl-C, or a device's break). Refused when it has ended.
+    pub async fn interrupt(&self, job_id: &str) -> Result<()> {
+        let (job, shell) = self.active(job_id)?;
+        shell
+            .interrupt(&job.id)
+            .await
+            .map_err(|detail| self.not_delivered(&job, detail))
+    }
+
+    fn not_delivered(&self, job: &Job, detail: String) -> Error {
+        match job.status() {
+            s if !s.is_active() => Error::NotRunning {
+                id: job.id.clone(),
+                status: s.as_str(),
+            },
+            _ => Error::Disconnected {
+                dest: job.session.clone(),
+                detail,
+            },
         }
     }
 
-    /// Ctrl-C to a running job. False when it is not running.
-    pub fn interrupt(&self, job_id: &str) -> bool {
-        match (self.jobs.get(job_id), self.shell_of(job_id)) {
-            (Some(job), Some(shell)) if job.status().is_active() => shell.interrupt(),
-            _ => false,
+    /// Stops a job at `until`, whatever state it is in (running, or waiting at a prompt): an
+    /// interrupt, another one with Ctrl-\\ if it ignored the first, and if it is still there,
+    /// its shell is ended. Returns once the job has ended.
+    pub async fn stop_at(&self, job: &Arc<Job>, until: tokio::time::Instant, why: &str) {
+        let never = CancellationToken::new();
+        if job.wait_ended(until, &never).await {
+            return;
         }
+        job.update(|s| s.notes.push(why.to_string()));
+        let _ = self.interrupt(&job.id).await;
+        let grace = Duration::from_secs(3);
+        if job
+            .wait_ended(tokio::time::Instant::now() + grace, &never)
+            .await
+        {
+            return;
+        }
+        if let Ok((_, shell)) = self.active(&job.id) {
+            let _ = shell.send_input(&job.id, vec![0x03, 0x1c]).await;
+        }
+        if job
+            .wait_ended(tokio::time::Instant::now() + grace, &never)
+            .await
+        {
+            return;
+        }
+        if let Ok((_, shell)) = self.active(&job.id) {
+            let reason = format!("{why}; it ignored Ctrl-C and Ctrl-\\, so its shell was closed");
+            let _ = shell.kill(&job.id, &reason).await;
+        }
+    }
+
+    /// Raw input for a session's main shell (`send_input_by_session`). When the shell is idle,
+    /// the input runs as a command of its own (recorded, with its output, and holding the
+    /// shell until it is done); when a command runs there, the input goes to that command.
+    pub async fn session_input(
+        &self,
+        host: &str,
+        username: Option<&str>,
+        port: Option<u16>,
+        text: &str,
+    ) -> Result<SessionInput> {
+        if text.is_empty() {
+            return Err(Error::invalid("input_text", "it is empty"));
+        }
+        let shells = self.live_shells(host, username, port)?;
+        let Some((session, shell)) = shells.into_iter().next() else {
+            return Err(Error::invalid(
+                "host",
+                format!("no active shell for {host}; run execute_command first"),
+            ));
+        };
+        if shell.try_claim() {
+            let acts = text.bytes().any(|b| b == b'\n' || b == b'\r' || b < 0x20);
+            if !acts {
+                shell.release();
+                return Err(Error::invalid(
+                    "input_text",
+                    "the session's shell is idle and this text has no Enter (\\n) or control key, so it would only sit on the shell's input line; end it with \\n, or use execute_command to run a command",
+                ));
+            }
+            let secrets = shell.secrets();
+            let shown = redact(text, &secrets.iter().collect::<Vec<_>>());
+            let job = Job::new(
+                session.clone(),
+                format!("send_input_by_session: {}", shown.escape_debug()),
+                self.output_buffer(),
+            );
+            self.jobs.insert(job.clone());
+            self.remember_shell(&job, &shell);
+            if let Err(e) = shell.run_raw(job.clone(), text.as_bytes().to_vec()) {
+                shell.release();
+                job.finish(JobStatus::Failed, None, Some(e.to_string()));
+                return Err(e);
+            }
+            return Ok(SessionInput {
+                session,
+                job,
+                claimed: true,
+                output_before: 0,
+            });
+        }
+        let job = shell
+            .info()
+            .current_job
+            .and_then(|id| self.jobs.get(&id))
+            .filter(|j| j.status().is_active())
+            .ok_or_else(|| Error::Disconnected {
+                dest: session.clone(),
+                detail: "the shell is busy finishing a command; try again in a moment".into(),
+            })?;
+        let output_before = job.with_state(|s| s.output.total_bytes());
+        self.send_input(&job.id, text.as_bytes().to_vec()).await?;
+        Ok(SessionInput {
+            session,
+            job,
+            claimed: false,
+            output_before,
+        })
+    }
+
+    fn output_buffer(&self) -> OutputBuffer {
+        OutputBuffer::new(
+            self.config.output_limit,
+            Some(self.runtime.fresh("o", ".out")),
+            self.config.spool_limit,
+        )
+    }
+
+    fn remember_shell(&self, job: &Job, shell: &Arc<ShellHandle>) {
+        let mut g = self.job_shells.lock().unwrap_or_else(|e| e.into_inner());
+        g.retain(|id, w| {
+            w.strong_count() > 0 && self.jobs.get(id).is_some_and(|j| j.status().is_active())
+        });
+        g.insert(job.id.clone(), Arc::downgrade(shell));
     }
 
     pub fn sessions(&self) -> Vec<SessionInfo> {

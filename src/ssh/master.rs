@@ -1,30 +1,24 @@
-//! One ControlMaster per destination: started in a PTY so that password, passphrase and
-//! host-key prompts reach our matcher; checked with `-O check` before reuse; closed with
-//! `-O exit` on close, at shutdown and on drop.
+//! One ControlMaster per destination: its argv, its control socket (`-O check`, `-O exit`),
+//! and what ssh's own messages mean when it fails. The login conversation in its terminal
+//! (prompts, host keys) is the session layer's (`session::login`).
 //!
 //! The master stays in the foreground as our PTY child (no `-f`, no ControlPersist): if the
 //! server dies, the kernel hangs up its terminal and the master goes with it, so no master
 //! outlives the server. (With `-f`, ssh's parent exits right after forking the master, and the
 //! hang-up that the session leader's exit sends to its process group can kill the new master
-//! before it detaches.) Readiness is the control socket appearing, watched with inotify.
+//! before it detaches.) Readiness is the control socket appearing.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use tokio_util::sync::CancellationToken;
-
-use crate::error::{Error, Result};
-use crate::expect::{PromptKind, classify};
-use crate::pty::PtyProcess;
-use crate::secret::Secret;
+use crate::error::Error;
+use crate::pty::{PtyOutput, PtyProcess};
 use crate::ssh::resolve::first_lines;
-use crate::ssh::watch::CreationWatch;
-use crate::ssh::{Resolved, SshProgram, Target};
-use crate::term::{Event, Stripper};
+use crate::ssh::{Argv, Resolved, SshProgram, Target};
 
-/// A live ControlMaster (a daemonised `ssh -M -f -N`).
+/// A live ControlMaster (`ssh -M -N` in the foreground, as our PTY child).
 #[derive(Debug)]
 pub struct Master {
     ssh: SshProgram,
@@ -43,11 +37,36 @@ pub struct MasterStart<'a> {
     pub resolved: Option<&'a Resolved>,
     pub socket: PathBuf,
     pub log: PathBuf,
-    /// Typed at a password or key-passphrase prompt, once.
-    pub password: Option<&'a Secret>,
     pub timeout: Duration,
     /// `user@host:port`, for messages.
     pub label: &'a str,
+}
+
+impl MasterStart<'_> {
+    /// `ssh -E LOG -S SOCKET -M -N ... -- host`: a master in the foreground, logging to LOG
+    /// at INFO whatever the user's LogLevel (the log is ours; it tells us when ssh added a
+    /// host key).
+    pub fn argv(&self) -> Argv {
+        let mut argv = self
+            .ssh
+            .argv()
+            .arg("-E")
+            .arg(&self.log)
+            .control(&self.socket)
+            .arg("-M")
+            .arg("-N")
+            .opt("ControlMaster", "yes")
+            .opt("ControlPersist", "no")
+            .opt("LogLevel", "INFO");
+        // Keep-alives make a dead network visible; only when the user configured none.
+        if self.resolved.and_then(|r| r.get("serveraliveinterval")) == Some("0") {
+            argv = argv
+                .opt("ServerAliveInterval", 15)
+                .opt("ServerAliveCountMax", 4);
+        }
+        argv.target_options(self.target)
+            .destination(&self.target.host)
+    }
 }
 
 impl Master {
@@ -55,170 +74,29 @@ impl Master {
         &self.socket
     }
 
-    /// Starts a master. `-f` makes ssh fork after authentication, so the exit of the process we
-    /// spawned is the readiness signal; until then its terminal shows any prompt.
-    pub async fn start(s: MasterStart<'_>, cancel: &CancellationToken) -> Result<Master> {
-        let _ = std::fs::remove_file(&s.socket);
-        let mut argv = s
-            .ssh
-            .argv()
-            .arg("-E")
-            .arg(&s.log)
-            .control(&s.socket)
-            .arg("-M")
-            .arg("-N")
-            .opt("ControlMaster", "yes")
-            .opt("ControlPersist", "no");
-        // Keep-alives make a dead network visible; only when the user configured none.
-        if s.resolved.and_then(|r| r.get("serveraliveinterval")) == Some("0") {
-            argv = argv
-                .opt("ServerAliveInterval", 15)
-                .opt("ServerAliveCountMax", 4);
+    /// A master whose control socket is up: its terminal keeps being drained (ssh may print
+    /// warnings there) so that its end is noticed.
+    pub fn running(
+        ssh: &SshProgram,
+        host: &str,
+        socket: PathBuf,
+        proc: PtyProcess,
+        mut rx: PtyOutput,
+    ) -> Master {
+        let running = Arc::new(AtomicBool::new(true));
+        let flag = running.clone();
+        tokio::spawn(async move {
+            while rx.recv().await.is_some() {}
+            flag.store(false, Ordering::Release);
+        });
+        Master {
+            ssh: ssh.clone(),
+            host: host.to_string(),
+            socket,
+            closed: AtomicBool::new(false),
+            running,
+            proc,
         }
-        let argv = argv.target_options(s.target).destination(&s.target.host);
-        tracing::debug!(argv = %argv.display(), "starting ControlMaster");
-        let (mut proc, mut rx) =
-            PtyProcess::spawn(argv.pty_command("dumb"), 200, 50).map_err(|source| {
-                Error::Spawn {
-                    program: s.ssh.program.clone(),
-                    source,
-                }
-            })?;
-        let dest = s.label.to_string();
-        let mut stripper = Stripper::new();
-        let mut events = Vec::new();
-        let mut screen = String::new();
-        let mut lines_seen = 0usize;
-        let mut answered_line: Option<usize> = None;
-        // Prompts answered so far: the same prompt again means the secret was rejected; a
-        // different one (a ProxyJump host, a key passphrase, then a password) gets an answer.
-        let mut answered: Vec<String> = Vec::new();
-        let deadline = tokio::time::Instant::now() + s.timeout;
-        // Generic questions ("Verification code:") are only trusted once output has settled.
-        let settle = Duration::from_millis(400);
-        let mut pending_question: Option<(tokio::time::Instant, String)> = None;
-        let watch = CreationWatch::new(&s.socket).map_err(|e| {
-            Error::io(
-                format!("cannot watch {} for the control socket", s.socket.display()),
-                e,
-            )
-        })?;
-        let mut exited = false;
-
-        let outcome: Result<()> = loop {
-            let question_due = pending_question.as_ref().map(|(t, _)| *t);
-            tokio::select! {
-                r = watch.created() => match r {
-                    Ok(()) => break Ok(()),
-                    Err(e) => break Err(Error::io("watching for the control socket", e)),
-                },
-                chunk = rx.recv() => {
-                    let Some(bytes) = chunk else { exited = true; break Ok(()) };
-                    events.clear();
-                    stripper.feed(&bytes, &mut events);
-                    for e in &events {
-                        if let Event::Text(t) = e {
-                            lines_seen += t.matches('\n').count();
-                            screen.push_str(t);
-                            if screen.len() > 16 * 1024 {
-                                let cut = screen.len() - 8 * 1024;
-                                let cut = (cut..screen.len()).find(|i| screen.is_char_boundary(*i)).unwrap_or(0);
-                                screen.drain(..cut);
-                            }
-                        }
-                    }
-                    pending_question = None;
-                    let partial = stripper.partial_line();
-                    if answered_line == Some(lines_seen) {
-                        continue;
-                    }
-                    let Some(prompt) = classify(&partial, &screen) else { continue };
-                    match prompt.kind {
-                        PromptKind::HostKey { key_type, fingerprint } => {
-                            break Err(Error::HostKey {
-                                dest: dest.clone(),
-                                detail: unknown_key_detail(key_type.as_deref(), fingerprint.as_deref(), &s.target.host),
-                            });
-                        }
-                        PromptKind::Password | PromptKind::SudoPassword | PromptKind::Passphrase => {
-                            let is_passphrase = prompt.kind == PromptKind::Passphrase;
-                            match s.password {
-                                None => break Err(Error::AuthNeeded {
-                                    dest: dest.clone(),
-                                    what: if is_passphrase { "a key passphrase" } else { "a password" },
-                                    prompt: prompt.text.clone(),
-                                    hint: if is_passphrase {
-                                        "Load the key into ssh-agent (ssh-add), or pass the passphrase as `password`."
-                                    } else {
-                                        "Pass `password`, or set up key authentication (ssh-agent, IdentityFile in ~/.ssh/config)."
-                                    },
-                                }),
-                                Some(_) if answered.contains(&prompt.text) || answered.len() >= 3 => break Err(Error::AuthFailed {
-                                    dest: dest.clone(),
-                                    detail: format!(
-                                        "the {} was rejected (ssh asked again: {:?})",
-                                        if is_passphrase { "passphrase" } else { "password" },
-                                        prompt.text
-                                    ),
-                                }),
-                                Some(secret) => {
-                                    if let Err(e) = type_secret(&mut proc, secret) {
-                                        break Err(Error::Connect { dest: dest.clone(), detail: format!("could not answer the prompt: {e}") });
-                                    }
-                                    answered.push(prompt.text.clone());
-                                    answered_line = Some(lines_seen);
-                                }
-                            }
-                        }
-                        _ => {
-                            pending_question = Some((tokio::time::Instant::now() + settle, prompt.text));
-                        }
-                    }
-                }
-                _ = async { tokio::time::sleep_until(question_due.unwrap()).await }, if question_due.is_some() => {
-                    let text = pending_question.take().map(|(_, t)| t).unwrap_or_default();
-                    break Err(Error::AuthNeeded {
-                        dest: dest.clone(),
-                        what: "an answer we cannot give",
-                        prompt: text,
-                        hint: "Set up key authentication or ssh-agent for this host, or log in once in a terminal to see what it asks.",
-                    });
-                }
-                _ = tokio::time::sleep_until(deadline) => {
-                    break Err(Error::Connect {
-                        dest: dest.clone(),
-                        detail: format!("no connection after {}s (last output: {:?})", s.timeout.as_secs(), tail(&screen, &stripper)),
-                    });
-                }
-                _ = cancel.cancelled() => break Err(Error::Cancelled),
-            }
-        };
-
-        if let Err(e) = outcome {
-            proc.terminate(Duration::from_millis(200)).await;
-            return Err(e);
-        }
-        if !exited {
-            // Keep draining the master's terminal (it may print warnings) and notice its end.
-            let running = Arc::new(AtomicBool::new(true));
-            let flag = running.clone();
-            tokio::spawn(async move {
-                while rx.recv().await.is_some() {}
-                flag.store(false, Ordering::Release);
-            });
-            return Ok(Master {
-                ssh: s.ssh.clone(),
-                host: s.target.host.clone(),
-                socket: s.socket,
-                closed: AtomicBool::new(false),
-                running,
-                proc,
-            });
-        }
-        let code = proc.wait_for(Duration::from_secs(5)).await;
-        let log = std::fs::read_to_string(&s.log).unwrap_or_default();
-        let text = format!("{log}\n{screen}{}", stripper.partial_line());
-        Err(diagnose(&s, &dest, &text, code).await)
     }
 
     /// `ssh -O check`: true when the master answers.
@@ -262,27 +140,11 @@ impl Drop for Master {
     }
 }
 
-/// Types a secret and Enter at a prompt, control characters quoted for the terminal.
-pub(crate) fn type_secret(proc: &mut PtyProcess, secret: &Secret) -> std::io::Result<()> {
-    let mut bytes = crate::session::encode::literal_bytes(secret.expose());
-    bytes.push(b'\n');
-    proc.write_all(&bytes)
-}
-
-fn tail(screen: &str, stripper: &Stripper) -> String {
-    let mut t: String = screen
-        .chars()
-        .rev()
-        .take(300)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    t.push_str(&stripper.partial_line());
-    t.trim().to_string()
-}
-
-fn unknown_key_detail(key_type: Option<&str>, fingerprint: Option<&str>, host: &str) -> String {
+pub(crate) fn unknown_key_detail(
+    key_type: Option<&str>,
+    fingerprint: Option<&str>,
+    host: &str,
+) -> String {
     format!(
         "the server's {} host key {} is not in known_hosts, and host keys are never accepted automatically. Check the fingerprint with the server's administrator, then add it (for example run `ssh {host}` once in a terminal and answer yes)",
         key_type.unwrap_or("unknown-type"),
@@ -291,7 +153,12 @@ fn unknown_key_detail(key_type: Option<&str>, fingerprint: Option<&str>, host: &
 }
 
 /// Turns ssh's log and terminal text into the error that names the failing stage.
-async fn diagnose(s: &MasterStart<'_>, dest: &str, text: &str, code: Option<i32>) -> Error {
+pub(crate) async fn diagnose(
+    s: &MasterStart<'_>,
+    dest: &str,
+    text: &str,
+    code: Option<i32>,
+) -> Error {
     let lower = text.to_ascii_lowercase();
     let fingerprint = text
         .split_whitespace()
@@ -324,7 +191,7 @@ async fn diagnose(s: &MasterStart<'_>, dest: &str, text: &str, code: Option<i32>
     let summary = first_lines(
         &text
             .lines()
-            .filter(|l| !l.starts_with("Warning: Permanently added"))
+            .filter(|l| !is_info_line(l))
             .collect::<Vec<_>>()
             .join("\n"),
         4,
@@ -350,6 +217,11 @@ async fn diagnose(s: &MasterStart<'_>, dest: &str, text: &str, code: Option<i32>
         dest: dest.into(),
         detail: format!("{summary} (ssh exit code {})", code.unwrap_or(-1)),
     }
+}
+
+/// Lines the master logs at INFO that are not about a failure.
+fn is_info_line(line: &str) -> bool {
+    line.starts_with("Warning: Permanently added") || line.starts_with("Authenticated to ")
 }
 
 /// ssh with `StrictHostKeyChecking yes` does not print the fingerprint of an unknown key. Repeat

@@ -12,6 +12,8 @@ pub struct Resolved {
     pub hostname: String,
     pub user: String,
     pub port: u16,
+    /// Every `IdentityFile`, in order (ssh tries them all).
+    pub identity_files: Vec<String>,
     pub options: HashMap<String, String>,
 }
 
@@ -25,21 +27,33 @@ impl Resolved {
         self.options.get(key).map(String::as_str)
     }
 
+    /// The connection goes through other hosts first (ProxyJump or ProxyCommand), which may
+    /// ask for credentials of their own.
+    pub fn has_hops(&self) -> bool {
+        ["proxyjump", "proxycommand"]
+            .iter()
+            .any(|k| self.get(k).is_some_and(|v| v != "none"))
+    }
+
     /// Parses `ssh -G` output: one `key value` per line, keys lower-case. Repeated keys
     /// (identityfile...) keep the first value.
     pub fn parse(text: &str) -> Option<Self> {
         let mut options = HashMap::new();
+        let mut identity_files = Vec::new();
         for line in text.lines() {
             if let Some((k, v)) = line.split_once(' ') {
-                options
-                    .entry(k.to_ascii_lowercase())
-                    .or_insert_with(|| v.to_string());
+                let k = k.to_ascii_lowercase();
+                if k == "identityfile" {
+                    identity_files.push(v.to_string());
+                }
+                options.entry(k).or_insert_with(|| v.to_string());
             }
         }
         Some(Resolved {
             hostname: options.get("hostname")?.clone(),
             user: options.get("user")?.clone(),
             port: options.get("port")?.parse().ok()?,
+            identity_files,
             options,
         })
     }
@@ -103,6 +117,8 @@ mod tests {
         assert_eq!(r.hostname, "10.1.2.3");
         assert_eq!(r.get("identityfile"), Some("~/.ssh/a"));
         assert_eq!(r.get("proxyjump"), Some("bastion"));
+        assert_eq!(r.identity_files, ["~/.ssh/a", "~/.ssh/b"]);
+        assert!(r.has_hops());
         assert_eq!(r.label("web"), "deploy@web:2222");
         assert!(Resolved::parse("user x\n").is_none());
     }

@@ -7,6 +7,7 @@
 //! For them, [`screen`] is a full terminal model built on demand from the shell's raw output,
 //! and [`keys`] turns key names (`<esc>`, `<ctrl-c>`, `<up>`) into the bytes a terminal sends.
 
+pub mod input;
 pub mod keys;
 pub mod screen;
 pub mod stripper;

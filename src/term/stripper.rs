@@ -24,6 +24,32 @@ pub enum Event {
     /// Payload of an `OSC 7770 ; <payload> BEL` (or ST-terminated) sequence: the bytes after
     /// "7770;" (all remaining OSC params re-joined with ';'), lossy UTF-8.
     Marker(String),
+    /// The program asked the terminal something and may wait for the answer.
+    Query(Query),
+}
+
+/// Terminal queries a program may stall on until a terminal answers (MikroTik probes the
+/// cursor position at login; other devices ask for the terminal's identity).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Query {
+    /// `CSI 6 n`: where is the cursor? The line model knows the column (1-based).
+    CursorPosition { column: usize },
+    /// `CSI c`, `CSI 0 c` or `ESC Z`: what terminal is this?
+    DeviceAttributes,
+    /// `CSI 5 n`: are you there?
+    Status,
+}
+
+impl Query {
+    /// A VT100-compatible answer, for a terminal of `rows` rows whose cursor sits on the last
+    /// one (a program that just moved the cursor far down to measure the height gets `rows`).
+    pub fn answer(self, rows: u16) -> Vec<u8> {
+        match self {
+            Query::CursorPosition { column } => format!("\x1b[{rows};{column}R").into_bytes(),
+            Query::DeviceAttributes => b"\x1b[?1;2c".to_vec(),
+            Query::Status => b"\x1b[0n".to_vec(),
+        }
+    }
 }
 
 /// Turns raw PTY bytes into [`Event`]s. Keeps parser state between [`Stripper::feed`] calls,
@@ -42,6 +68,7 @@ impl fmt::Debug for Stripper {
             .field("partial_line", &self.partial_line())
             .field("col", &self.line.col)
             .field("alt_screen", &self.line.alt_screen)
+            .field("app_cursor", &self.line.app_cursor)
             .finish_non_exhaustive()
     }
 }
@@ -102,6 +129,12 @@ impl Stripper {
         self.line.to_text()
     }
 
+    /// The current line up to the cursor: where a prompt ends when a program drew something
+    /// to its right (zsh's RPROMPT) and moved the cursor back.
+    pub fn line_before_cursor(&self) -> String {
+        self.line.to_text().chars().take(self.line.col).collect()
+    }
+
     /// Emit-and-clear the unterminated line (caller decided output ended without a newline).
     pub fn take_partial_line(&mut self) -> String {
         let s = self.partial_line();
@@ -115,15 +148,11 @@ impl Stripper {
         self.line.alt_screen
     }
 
-    /// True once the output addressed the cursor or erased the display (`CSI H`, `CSI J`):
-    /// a screen-painting program such as `top` or `watch`, even without the alternate screen.
-    pub fn painted_screen(&self) -> bool {
-        self.line.painted
-    }
-
-    /// Forget [`painted_screen`](Self::painted_screen) (a new command starts).
-    pub fn reset_painted(&mut self) {
-        self.line.painted = false;
+    /// True while cursor keys are in application mode (DECCKM, `CSI ?1h`), which full-screen
+    /// programs and line editors set while they read keys. Clearing the screen or moving the
+    /// cursor does not count: `clear; sleep 3` is not waiting for anyone.
+    pub fn application_cursor(&self) -> bool {
+        self.line.app_cursor
     }
 }
 
@@ -146,7 +175,7 @@ struct Line {
     /// character under way), so that plain ASCII may bypass it.
     in_seq: bool,
     alt_screen: bool,
-    painted: bool,
+    app_cursor: bool,
 }
 
 impl Line {
@@ -281,10 +310,18 @@ impl Performer<'_> {
 
     fn private_mode(&mut self, params: &Params, set: bool) {
         for param in params.iter() {
-            if param.first().is_some_and(|m| ALT_SCREEN_MODES.contains(m)) {
-                self.line.alt_screen = set;
+            match param.first() {
+                Some(m) if ALT_SCREEN_MODES.contains(m) => self.line.alt_screen = set,
+                Some(1) => self.line.app_cursor = set,
+                _ => {}
             }
         }
+    }
+
+    fn query(&mut self, query: Query) {
+        // Its place in the stream: after what was printed before it.
+        self.flush_text();
+        self.out.push(Event::Query(query));
     }
 }
 
@@ -343,8 +380,12 @@ impl Perform for Performer<'_> {
         self.control(byte);
     }
 
-    fn esc_dispatch(&mut self, _intermediates: &[u8], _ignore: bool, _byte: u8) {
+    fn esc_dispatch(&mut self, intermediates: &[u8], _ignore: bool, byte: u8) {
         self.line.in_seq = false;
+        // DECID, the VT52-era "identify terminal".
+        if intermediates.is_empty() && byte == b'Z' {
+            self.query(Query::DeviceAttributes);
+        }
     }
 
     fn csi_dispatch(&mut self, params: &Params, intermediates: &[u8], ignore: bool, action: char) {
@@ -393,8 +434,24 @@ impl Perform for Performer<'_> {
                     chars[col..end].fill(' ');
                 }
             }
-            (_, 'H' | 'f' | 'J') => self.line.painted = true,
-            // SGR and the rest: a line model has no use for them.
+            (_, 'n') => match params.iter().next().and_then(|p| p.first().copied()) {
+                Some(6) => self.query(Query::CursorPosition {
+                    column: self.line.col + 1,
+                }),
+                Some(5) => self.query(Query::Status),
+                _ => {}
+            },
+            (_, 'c')
+                if params
+                    .iter()
+                    .next()
+                    .and_then(|p| p.first().copied())
+                    .unwrap_or(0)
+                    == 0 =>
+            {
+                self.query(Query::DeviceAttributes)
+            }
+            // SGR, cursor addressing and the rest: a line model has no use for them.
             _ => {}
         }
     }
@@ -718,7 +775,7 @@ mod tests {
             .iter()
             .filter_map(|e| match e {
                 Event::Text(s) => Some(s.as_str()),
-                Event::Marker(_) => None,
+                _ => None,
             })
             .collect();
         assert_eq!(text, "a\nhi");
@@ -750,15 +807,52 @@ mod tests {
     }
 
     #[test]
-    fn cursor_addressing_marks_a_painted_screen() {
+    fn clearing_the_screen_is_not_a_full_screen_mode_but_application_cursor_is() {
         let mut s = Stripper::new();
         let mut out = Vec::new();
-        s.feed(b"plain\r\n", &mut out);
-        assert!(!s.painted_screen());
-        s.feed(b"\x1b[H\x1b[2Jtop - 10:00", &mut out);
-        assert!(s.painted_screen());
-        s.reset_painted();
-        assert!(!s.painted_screen());
+        s.feed(b"\x1b[H\x1b[2J\x1b[3Jdone\r\n", &mut out);
+        assert!(!s.application_cursor() && !s.in_alternate_screen());
+        s.feed(b"\x1b[?1h\x1b=", &mut out);
+        assert!(s.application_cursor());
+        s.feed(b"\x1b[?1l\x1b>", &mut out);
+        assert!(!s.application_cursor());
+        // Several private modes in one sequence.
+        s.feed(b"\x1b[?1;1049h", &mut out);
+        assert!(s.application_cursor() && s.in_alternate_screen());
+    }
+
+    #[test]
+    fn line_before_cursor_ends_where_the_prompt_waits() {
+        let mut s = Stripper::new();
+        let mut out = Vec::new();
+        // zsh: left prompt, jump right, right prompt, jump back.
+        s.feed(b"u@h ~ % \x1b[50C[12:00]\x1b[57D", &mut out);
+        assert_eq!(s.line_before_cursor(), "u@h ~ % ");
+        assert!(s.partial_line().ends_with("[12:00]"));
+    }
+
+    #[test]
+    fn terminal_queries_are_events_at_their_place() {
+        let q = |c| Event::Query(Query::CursorPosition { column: c });
+        check(b"\x1b[9999B\x1b[6n", &[q(1)], "");
+        check(b"abc\x1b[6nd", &[q(4)], "abcd");
+        check(
+            b"x\r\n\x1b[c\x1bZ\x1b[0c\x1b[5n",
+            &[
+                t("x\n"),
+                Event::Query(Query::DeviceAttributes),
+                Event::Query(Query::DeviceAttributes),
+                Event::Query(Query::DeviceAttributes),
+                Event::Query(Query::Status),
+            ],
+            "",
+        );
+        // Secondary device attributes and other reports are not answered here.
+        check(b"\x1b[>c\x1b[1c\x1b[?6n", &[], "");
+        assert_eq!(
+            Query::CursorPosition { column: 7 }.answer(50),
+            b"\x1b[50;7R".to_vec()
+        );
     }
 
     #[test]
@@ -862,7 +956,7 @@ mod tests {
             .iter()
             .map(|e| match e {
                 Event::Text(s) => s.len(),
-                Event::Marker(_) => panic!("unexpected marker"),
+                other => panic!("unexpected {other:?}"),
             })
             .sum();
         assert_eq!(total, n * (LINE.len() - 1));

@@ -1,6 +1,8 @@
-//! The shell actor: the only reader of a shell's PTY. It sends commands, follows their
-//! output to the marker, answers sudo prompts, reports prompts that wait for input, and sets
-//! the marker up again in shells that commands start.
+//! The shell actor: the only reader of a shell's PTY, and a lifecycle loop that does not know
+//! which protocol runs in it. It takes requests (each naming its command), feeds the terminal's
+//! events to the [`Dialect`], carries out its actions on the command record, reports prompts
+//! that wait for input and full-screen programs, and finishes every record it was handed,
+//! whatever happens to the shell.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,120 +11,110 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
 use super::{Request, RunOptions, Shared, read_log};
-use crate::expect::{
-    Prompt, PromptKind, ShellPrompt, classify, posix_shell_prompt, repl_prompt, shell_prompt,
-    starts_nested_shell,
-};
+use crate::expect::{Prompt, PromptKind, classify, repl_prompt, shell_prompt};
 use crate::jobs::{Job, JobStatus};
-use crate::pty::{PtyOutput, PtyProcess};
-use crate::secret::{Secret, redact};
-use crate::session::encode::{
-    self, Marker, START_POSIX_SHELL, is_non_posix_shell, probe_line, probe_token, probed_pid,
-    setup_line,
-};
+use crate::pty::{PtyInput, PtyOutput, PtyProcess};
+use crate::secret::{Secret, redact, redact_partial};
+use crate::session::dialect::{Action, Actions, CommandSpec, Dialect};
+use crate::term::input::secret_answer;
 use crate::term::{Event, Stripper};
 
 /// Quiet time after which a prompt-looking last line is taken to be waiting for input.
 const SETTLE: Duration = Duration::from_millis(300);
-/// How long a shell started by a command gets to answer our set-up lines.
-const NESTED_SETUP: Duration = Duration::from_secs(5);
 /// Recent output kept for prompt classification (host-key fingerprints sit a few lines up).
 const RECENT: usize = 4096;
 
 /// A command in flight.
-pub(super) struct Running {
+struct Running {
     job: Arc<Job>,
-    command: String,
-    options: RunOptions,
-    sudo_typed: bool,
-    sudo_rejected: bool,
-    interrupted: bool,
-    /// Line number at which we last answered a prompt (so one prompt is answered once).
+    /// Line count at which we last reported a prompt (so one prompt is reported once).
     answered_line: Option<usize>,
-    /// We answered a password prompt: the prompt and the newline the program prints after
-    /// reading the password are not output.
-    swallow_newline: bool,
-    nested: Option<Nested>,
 }
 
-/// Setting up the marker in a shell started by the command (`sudo -i`, `su -`, `bash`...).
-pub(super) struct Nested {
-    /// The level the set-up line was sent for (valid once `decided`).
-    depth: u32,
-    /// The probe answered and the set-up line went out.
-    decided: bool,
-    /// The probe came from the shell we already had: its prompt was reset, no new level.
-    reset: bool,
-    /// The PID the probe reported.
-    pid: Option<u32>,
-    fallback_sent: bool,
-    /// Give up on the set-up after this.
-    deadline: Instant,
-    /// Output during the set-up: dropped when the shell answers, kept as the command's
-    /// output when it turns out not to be a shell (bounded).
-    held: String,
+pub(super) struct Parts {
+    pub proc: PtyProcess,
+    pub rx: PtyOutput,
+    pub req_rx: mpsc::Receiver<Request>,
+    pub stripper: Stripper,
+    pub dialect: Box<dyn Dialect>,
+    pub shared: Arc<Shared>,
+    pub log: PathBuf,
+    pub rows: u16,
 }
-
-impl Nested {
-    /// What to add to the output when the set-up failed, with a note explaining it.
-    fn give_back(self) -> (String, String) {
-        (
-            self.held,
-            "the command showed a prompt that looked like a shell, so our shell probe line was typed into it; it is not a shell we can drive (its answer, if any, is part of the output)".into(),
-        )
-    }
-}
-
-/// Output kept while a nested shell is being set up.
-const HELD: usize = 64 * 1024;
 
 pub(super) struct Actor {
-    pub(super) proc: PtyProcess,
-    pub(super) rx: PtyOutput,
-    pub(super) req_rx: mpsc::UnboundedReceiver<Request>,
-    pub(super) stripper: Stripper,
-    pub(super) nonce: String,
-    pub(super) depth: u32,
-    pub(super) shared: Arc<Shared>,
-    pub(super) log: PathBuf,
-    pub(super) running: Option<Running>,
-    /// The PID of the shell at each level (index 0 is level 1), as far as probes told.
-    pub(super) pids: Vec<Option<u32>>,
-    /// Completed lines seen since start (prompt answers are tied to a line).
-    pub(super) lines: usize,
-    pub(super) recent: String,
-    pub(super) last_output: Instant,
+    proc: PtyProcess,
+    input: PtyInput,
+    rx: PtyOutput,
+    req_rx: mpsc::Receiver<Request>,
+    stripper: Stripper,
+    dialect: Box<dyn Dialect>,
+    shared: Arc<Shared>,
+    log: PathBuf,
+    rows: u16,
+    running: Option<Running>,
+    /// A command handed over while the dialect was still busy (re-synchronising).
+    waiting: Option<Request>,
+    /// The next command's sequence number in this shell.
+    next_seq: u64,
+    /// Completed lines seen since start (prompt reports are tied to a line).
+    lines: usize,
+    recent: String,
+    last_output: Instant,
     /// The quiet output was already looked at for prompts.
-    pub(super) settle_checked: bool,
-    pub(super) events: Vec<Event>,
+    settle_checked: bool,
+    events: Vec<Event>,
+    actions: Actions,
 }
 
 impl Actor {
+    pub(super) fn new(p: Parts) -> Actor {
+        Actor {
+            input: p.proc.input().clone(),
+            proc: p.proc,
+            rx: p.rx,
+            req_rx: p.req_rx,
+            stripper: p.stripper,
+            dialect: p.dialect,
+            shared: p.shared,
+            log: p.log,
+            rows: p.rows,
+            running: None,
+            waiting: None,
+            // 0 and 1 went to the set-up and the first `cd`.
+            next_seq: 2,
+            lines: 0,
+            recent: String::new(),
+            last_output: Instant::now(),
+            settle_checked: false,
+            events: Vec::new(),
+            actions: Actions::default(),
+        }
+    }
+
     pub(super) async fn run(mut self) {
         loop {
             let settle_at = self.settle_deadline();
+            let dialect_at = self.dialect.deadline();
             tokio::select! {
                 biased;
+                () = self.shared.closing.cancelled() => {
+                    self.end("the shell was closed".into(), None);
+                    self.proc.terminate(Duration::from_millis(300)).await;
+                    return;
+                }
                 req = self.req_rx.recv() => match req {
-                    Some(Request::Run { job, command, options }) => self.start(job, command, options),
-                    Some(Request::Input(bytes)) => {
-                        if let Some(r) = &self.running {
-                            r.job.update(|s| s.resume());
+                    Some(req) => {
+                        if let Some(reason) = self.on_request(req) {
+                            self.end(reason, None);
+                            self.proc.terminate(Duration::from_millis(300)).await;
+                            return;
                         }
-                        self.write(&bytes);
                     }
-                    Some(Request::Interrupt) => {
-                        if let Some(r) = &mut self.running {
-                            r.interrupted = true;
-                            r.job.update(|s| s.resume());
-                        }
-                        self.write(&[0x03]);
-                    }
-                    Some(Request::Close) | None => {
-                        self.end("the shell was closed".into(), None);
+                    None => {
+                        self.end("the session was closed".into(), None);
                         self.proc.terminate(Duration::from_millis(300)).await;
                         return;
                     }
@@ -133,71 +125,277 @@ impl Actor {
                         let code = self.proc.wait_for(Duration::from_secs(2)).await;
                         let log = read_log(&self.log);
                         let reason = match code {
-                            Some(c) => format!("the shell session ended (exit code {c}){}", if log.is_empty() { String::new() } else { format!(": {log}") }),
-                            None => format!("the shell session ended{}", if log.is_empty() { String::new() } else { format!(": {log}") }),
+                            Some(c) => format!("the shell session ended (exit code {c}){}", suffix(&log)),
+                            None => format!("the shell session ended{}", suffix(&log)),
                         };
                         self.end(reason, code);
                         return;
                     }
                 },
-                _ = async { tokio::time::sleep_until(settle_at.unwrap()).await }, if settle_at.is_some() => self.on_settled(),
+                () = async { tokio::time::sleep_until(settle_at.expect("checked")).await }, if settle_at.is_some() => self.on_settled(),
+                () = async { tokio::time::sleep_until(dialect_at.expect("checked")).await }, if dialect_at.is_some() => {
+                    let partial = self.stripper.partial_line();
+                    self.dialect.on_deadline(&partial, &mut self.actions);
+                    self.apply();
+                }
+            }
+            self.after_step();
+        }
+    }
+
+    /// Handles a request; returns a reason when the shell must end.
+    fn on_request(&mut self, req: Request) -> Option<String> {
+        match req {
+            Request::Run { .. } | Request::Raw { .. } => {
+                if self.running.is_some() || !self.dialect.ready() {
+                    self.waiting = Some(req);
+                } else {
+                    self.start(req);
+                }
+            }
+            Request::Input {
+                job_id,
+                bytes,
+                reply,
+            } => {
+                let r = self.for_running(&job_id).and_then(|()| {
+                    if let Some(r) = &self.running {
+                        r.job.update(|s| s.resume());
+                    }
+                    self.settle_checked = false;
+                    self.input.write(&bytes).map_err(|e| e.to_string())
+                });
+                let _ = reply.send(r);
+            }
+            Request::Interrupt { job_id, reply } => {
+                let r = self.for_running(&job_id);
+                if r.is_ok() {
+                    if let Some(r) = &self.running {
+                        r.job.update(|s| s.resume());
+                    }
+                    self.dialect.interrupt(&mut self.actions);
+                    self.apply();
+                }
+                let _ = reply.send(r);
+            }
+            Request::Kill {
+                job_id,
+                reason,
+                reply,
+            } => {
+                let r = self.for_running(&job_id);
+                let ok = r.is_ok();
+                let _ = reply.send(r);
+                if ok {
+                    if let Some(r) = self.running.take() {
+                        self.flush_partial(&r.job);
+                        self.finish(
+                            &r.job,
+                            JobStatus::Interrupted,
+                            None,
+                            Some(reason.clone()),
+                            None,
+                        );
+                    }
+                    return Some(format!("the shell was ended to stop a command: {reason}"));
+                }
             }
         }
+        None
+    }
+
+    /// Ok when `job_id` is the running command; otherwise why the request cannot go to it.
+    fn for_running(&self, job_id: &str) -> Result<(), String> {
+        match &self.running {
+            Some(r) if r.job.id == job_id => Ok(()),
+            _ => Err(format!(
+                "command {job_id} is no longer running in this shell; nothing was sent"
+            )),
+        }
+    }
+
+    fn start(&mut self, req: Request) {
+        // Output that arrived while idle (a background job's message) is not this command's.
+        self.stripper.take_partial_line();
+        self.recent.clear();
+        self.last_output = Instant::now();
+        self.settle_checked = false;
+        let job = match req {
+            Request::Run {
+                job,
+                command,
+                options,
+            } => {
+                self.learn_secrets(&options);
+                let seq = self.next_seq;
+                self.next_seq += 1;
+                let spec = CommandSpec {
+                    seq,
+                    text: &command,
+                    sudo_password: options.sudo_password.as_ref(),
+                    enable: None,
+                };
+                self.dialect.begin(&spec, &mut self.actions);
+                job
+            }
+            Request::Raw { job, bytes } => {
+                self.dialect.begin_raw(&bytes, &mut self.actions);
+                job
+            }
+            _ => return,
+        };
+        self.set_current(Some(job.id.clone()));
+        self.running = Some(Running {
+            job,
+            answered_line: None,
+        });
+        self.apply();
+    }
+
+    fn learn_secrets(&self, options: &RunOptions) {
+        let mut known = self
+            .shared
+            .secrets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        for s in &options.secrets {
+            if !known.contains(s) {
+                known.push(s.clone());
+            }
+        }
+    }
+
+    fn secrets(&self) -> Vec<Secret> {
+        self.shared
+            .secrets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Carries out what the dialect asked for.
+    fn apply(&mut self) {
+        let actions: Vec<Action> = self.actions.drain().collect();
+        for a in actions {
+            match a {
+                Action::Write(bytes) => self.write(&bytes),
+                Action::Secret(s) => self.write(&secret_answer(s.expose())),
+                Action::Output(text) => {
+                    if let Some(r) = &self.running {
+                        let secrets = self.secrets();
+                        let refs: Vec<&Secret> = secrets.iter().collect();
+                        let clean = redact(&text, &refs);
+                        r.job.update(|s| {
+                            s.output.push(&clean);
+                            s.partial.clear();
+                            s.resume();
+                        });
+                    }
+                }
+                Action::TakePartial => {
+                    self.stripper.take_partial_line();
+                    if let Some(r) = &self.running {
+                        r.job.update(|s| s.partial.clear());
+                    }
+                }
+                Action::AwaitInput(prompt) => {
+                    if let Some(r) = &mut self.running {
+                        Self::await_input(r, prompt, self.lines);
+                    }
+                }
+                Action::Note(n) => {
+                    if let Some(r) = &self.running {
+                        r.job.update(|s| s.notes.push(n));
+                    }
+                }
+                Action::Complete(c) => {
+                    if let Some(r) = self.running.take() {
+                        self.flush_partial(&r.job);
+                        self.finish(&r.job, c.status, c.exit_code, c.error, c.device_error);
+                    }
+                }
+                Action::Cwd(cwd) => {
+                    self.info(|i| i.cwd = Some(cwd.clone()));
+                    if let Some(r) = &self.running {
+                        r.job.update(|s| s.cwd = Some(cwd));
+                    }
+                }
+                Action::Depth(d) => self.info(|i| i.depth = d),
+                Action::Mode(m) => self.info(|i| i.mode = Some(m)),
+            }
+        }
+    }
+
+    /// The unterminated line belongs to the output of a command that ends here.
+    fn flush_partial(&mut self, job: &Job) {
+        let partial = self.stripper.take_partial_line();
+        let secrets = self.secrets();
+        let refs: Vec<&Secret> = secrets.iter().collect();
+        let partial = redact(&partial, &refs);
+        job.update(|s| {
+            // The job's copy of that line is the same text: keep one.
+            s.partial.clear();
+            s.output.push(&partial);
+        });
+    }
+
+    fn finish(
+        &self,
+        job: &Job,
+        status: JobStatus,
+        code: Option<i32>,
+        error: Option<String>,
+        device_error: Option<String>,
+    ) {
+        self.set_current(None);
+        *self
+            .shared
+            .current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = None;
+        // Free the shell before waking the waiter, whose next command should find it idle.
+        if self.dialect.ready() && self.waiting.is_none() {
+            self.shared.busy.store(false, Ordering::Release);
+        }
+        if device_error.is_some() {
+            job.update(|s| s.device_error = device_error);
+        }
+        job.finish(status, code, error);
+    }
+
+    /// Frees the shell once the dialect is ready again, and starts a command that waited.
+    fn after_step(&mut self) {
+        if self.running.is_some() || !self.dialect.ready() {
+            return;
+        }
+        if let Some(req) = self.waiting.take() {
+            self.start(req);
+            return;
+        }
+        self.shared.busy.store(false, Ordering::Release);
     }
 
     fn write(&mut self, bytes: &[u8]) {
         // What we type may change what waits on the screen: look again once quiet.
         self.settle_checked = false;
-        if let Err(e) = self.proc.write_all(bytes) {
+        if let Err(e) = self.input.write(bytes) {
             tracing::warn!(error = %e, "write to shell terminal failed");
-        }
-    }
-
-    fn start(&mut self, job: Arc<Job>, command: String, options: RunOptions) {
-        self.set_current(Some(job.id.clone()));
-        // Output that arrived while idle (a background job's message) is not this command's.
-        self.stripper.take_partial_line();
-        self.stripper.reset_painted();
-        self.recent.clear();
-        self.write(&encode::command_line(&command));
-        self.last_output = Instant::now();
-        self.settle_checked = false;
-        self.running = Some(Running {
-            job,
-            command,
-            options,
-            sudo_typed: false,
-            sudo_rejected: false,
-            interrupted: false,
-            answered_line: None,
-            swallow_newline: false,
-            nested: None,
-        });
-    }
-
-    /// The job shows the unterminated last line as the terminal does now (a progress line, a
-    /// prompt): status, progress and send_input read it from there.
-    fn publish_partial(&mut self) {
-        let Some(r) = &self.running else { return };
-        if r.nested.is_some() {
-            return;
-        }
-        let partial = self.stripper.partial_line();
-        let secrets: Vec<&Secret> = r.options.secrets.iter().collect();
-        let partial = if secrets.is_empty() {
-            partial
-        } else {
-            redact(&partial, &secrets)
-        };
-        // Waiters and progress hear of a change (a progress line redrawn in place).
-        if r.job.with_state(|s| s.partial != partial) {
-            r.job.update(|s| s.partial = partial);
+            if let Some(r) = &self.running {
+                r.job.update(|s| {
+                    s.notes
+                        .push(format!("typing into the terminal failed: {e}"))
+                });
+            }
         }
     }
 
     fn set_current(&self, id: Option<String>) {
+        self.info(|i| i.current_job = id);
+    }
+
+    fn info(&self, f: impl FnOnce(&mut super::ShellInfo)) {
         let mut i = self.shared.info.lock().unwrap_or_else(|e| e.into_inner());
-        i.current_job = id;
+        f(&mut i);
     }
 
     fn on_output(&mut self, bytes: &[u8]) {
@@ -213,413 +411,202 @@ impl Actor {
         self.stripper.feed(bytes, &mut events);
         for e in events.drain(..) {
             match e {
-                Event::Text(t) => self.on_text(t),
-                Event::Marker(payload) => self.on_marker(&payload),
+                Event::Text(t) => {
+                    self.lines += t.matches('\n').count();
+                    push_recent(&mut self.recent, &t);
+                    if self.running.is_some() {
+                        self.dialect.on_text(&t, &mut self.actions);
+                    }
+                }
+                Event::Marker(payload) => self.dialect.on_marker(&payload, &mut self.actions),
+                Event::Query(q) => {
+                    if self.dialect.answers_queries() {
+                        let answer = q.answer(self.rows);
+                        self.write(&answer);
+                    }
+                }
             }
+            self.apply();
         }
         self.events = events;
-        self.publish_partial();
-        self.check_prompts(false);
+        if self.running.is_some() {
+            self.publish_partial();
+            self.check_prompts(false);
+        }
     }
 
-    fn on_text(&mut self, text: String) {
-        self.lines += text.matches('\n').count();
-        push_recent(&mut self.recent, &text);
-        let Some(r) = &mut self.running else { return };
-        if let Some(n) = &mut r.nested {
-            if n.held.len() < HELD {
-                n.held.push_str(&text);
-            }
-            if n.decided {
-                return;
-            }
-            // The probe tells which shell answered: a non-POSIX one gets bash/sh started in
-            // it; the PID tells a new shell from ours with its prompt reset.
-            let token = probe_token(&self.nonce);
-            let Some(pos) = n.held.find(&token) else {
-                return;
-            };
-            let shell = n.held[pos + token.len()..]
-                .split_whitespace()
-                .next()
-                .unwrap_or("")
-                .to_string();
-            let mut bytes = Vec::new();
-            if is_non_posix_shell(&shell) {
-                n.fallback_sent = true;
-                n.depth = self.depth + 1;
-                bytes.extend_from_slice(START_POSIX_SHELL);
-            } else {
-                let Some(pid) = probed_pid(&n.held, &self.nonce) else {
-                    return;
-                };
-                n.pid = Some(pid);
-                n.reset = self.pids.get(self.depth as usize - 1) == Some(&Some(pid));
-                n.depth = if n.reset { self.depth } else { self.depth + 1 };
-            }
-            n.decided = true;
-            bytes.extend_from_slice(&setup_line(&self.nonce, n.depth));
-            self.write(&bytes);
-            return;
+    /// The job shows the unterminated last line as the terminal does now (a progress line, a
+    /// prompt): status, progress and send_input read it from there.
+    fn publish_partial(&mut self) {
+        let Some(r) = &self.running else { return };
+        let secrets = self.secrets();
+        let refs: Vec<&Secret> = secrets.iter().collect();
+        let partial = redact_partial(&self.stripper.partial_line(), &refs);
+        let partial = self.dialect.show_prompt(&partial);
+        // Waiters and progress hear of a change (a progress line redrawn in place).
+        if r.job.with_state(|s| s.partial != partial) {
+            r.job.update(|s| s.partial = partial);
         }
-        let text = if std::mem::take(&mut r.swallow_newline) {
-            match text.strip_prefix('\n') {
-                Some(rest) => rest.to_string(),
-                None => text,
-            }
-        } else {
-            text
-        };
-        // The shell's own goodbye is not the command's output.
-        let text = if is_exit_command(&r.command) {
-            strip_goodbye(text)
-        } else {
-            text
-        };
-        let secrets: Vec<&Secret> = r.options.secrets.iter().collect();
-        let clean = if secrets.is_empty() {
-            text
-        } else {
-            redact(&text, &secrets)
-        };
-        r.job.update(|s| {
-            s.output.push(&clean);
-            s.partial.clear();
-            s.resume();
-        });
-    }
-
-    fn on_marker(&mut self, payload: &str) {
-        let Some(m) = Marker::parse(payload) else {
-            return;
-        };
-        if m.nonce != self.nonce {
-            return;
-        }
-        {
-            let mut i = self.shared.info.lock().unwrap_or_else(|e| e.into_inner());
-            i.cwd = Some(m.cwd.clone());
-            i.depth = m.depth;
-        }
-        let previous_depth = self.depth;
-        self.depth = m.depth;
-        if m.depth < previous_depth {
-            self.pids.truncate(m.depth as usize);
-        }
-        let Some(mut r) = self.running.take() else {
-            return;
-        };
-        if r.nested
-            .as_ref()
-            .is_some_and(|n| !n.decided || m.depth != n.depth)
-        {
-            // The outer shell answered: the "shell" was a program that has ended.
-            let (held, note) = r.nested.take().expect("checked").give_back();
-            r.job.update(|s| {
-                s.output.push(&held);
-                s.notes.push(note);
-            });
-        }
-        if let Some(n) = &r.nested
-            && m.depth == n.depth
-        {
-            let (fallback, reset) = (n.fallback_sent, n.reset);
-            self.pids.truncate(m.depth as usize - 1);
-            self.pids.push(n.pid);
-            r.job.update(|s| {
-                s.cwd = Some(m.cwd.clone());
-                if reset {
-                    s.notes.push("the command replaced the shell's prompt (by sourcing a startup file, or by `exec` of a shell in the same process); the session set it up again at the same level".into());
-                    return;
-                }
-                if fallback {
-                    s.notes.push("the new shell is not POSIX-compatible; bash (or sh) was started inside it".into());
-                }
-                s.notes.push(format!(
-                    "a new shell started (level {}); later commands run inside it, and `exit` returns to the previous shell",
-                    m.depth
-                ));
-            });
-            self.finish(r, JobStatus::Completed, Some(0), None);
-            return;
-        }
-        r.job.update(|s| {
-            s.cwd = Some(m.cwd.clone());
-            if m.depth < previous_depth {
-                s.notes.push(format!(
-                    "the shell at level {previous_depth} ended; back in the shell at level {}",
-                    m.depth
-                ));
-            }
-        });
-        let (status, error) = if r.sudo_rejected {
-            (
-                JobStatus::Failed,
-                Some(
-                    "sudo rejected the sudo_password (it asked again); the command did not run"
-                        .to_string(),
-                ),
-            )
-        } else if r.interrupted {
-            (JobStatus::Interrupted, None)
-        } else {
-            (JobStatus::Completed, None)
-        };
-        self.finish(r, status, Some(m.status), error);
-    }
-
-    fn finish(&mut self, r: Running, status: JobStatus, code: Option<i32>, error: Option<String>) {
-        // Free the shell before waking the waiter, whose next command should find it idle.
-        self.set_current(None);
-        self.shared.busy.store(false, Ordering::Release);
-        r.job.finish(status, code, error);
     }
 
     /// When a prompt-like line is waiting, the moment we act on it if nothing else arrives.
     fn settle_deadline(&self) -> Option<Instant> {
         let r = self.running.as_ref()?;
-        if let Some(n) = &r.nested {
-            return Some(n.deadline);
-        }
-        if r.job.status() == JobStatus::AwaitingInput {
+        if self.settle_checked || r.job.status() == JobStatus::AwaitingInput {
             return None;
         }
-        let partial = self.stripper.partial_line();
-        if partial.trim().is_empty()
+        let waiting_line = !self.stripper.partial_line().trim().is_empty();
+        if !waiting_line
             && !self.stripper.in_alternate_screen()
-            && !self.stripper.painted_screen()
+            && !self.stripper.application_cursor()
         {
-            return None;
-        }
-        if self.settle_checked {
             return None;
         }
         Some(self.last_output + SETTLE)
     }
 
     fn on_settled(&mut self) {
-        if let Some(n) = self.running.as_ref().and_then(|r| r.nested.as_ref()) {
-            if Instant::now() >= n.deadline {
-                self.abandon_nested();
-            }
-            return;
-        }
         self.check_prompts(true);
         // Looked once; the next look waits for new output.
         self.settle_checked = true;
     }
 
-    /// Looks at the unterminated last line: sudo prompts are answered at once; other
-    /// prompts and nested shell prompts only once output has settled.
+    /// Looks at the unterminated last line. The dialect goes first (its own prompts: sudo,
+    /// a nested shell, a device's pager); then prompts that ask for a secret are reported at
+    /// once, other prompts and full-screen programs once output has settled.
     fn check_prompts(&mut self, settled: bool) {
-        let lines = self.lines;
-        let Some(r) = &mut self.running else { return };
-        if r.nested.is_some() {
+        if self.running.is_none() {
             return;
         }
+        let partial = self.stripper.partial_line();
+        let handled = self
+            .dialect
+            .on_partial(&partial, settled, &mut self.actions);
+        self.apply();
+        if handled {
+            return;
+        }
+        let lines = self.lines;
+        let full_screen = self.stripper.in_alternate_screen();
+        let app_cursor = self.stripper.application_cursor();
+        let Some(r) = &mut self.running else { return };
         // A full-screen program redraws without new lines; it waits whenever it is quiet.
-        if settled && (self.stripper.in_alternate_screen() || self.stripper.painted_screen()) {
-            let prompt = Prompt {
-                kind: PromptKind::FullScreen,
-                text: "full-screen program; use read_screen and send_keys".into(),
-            };
-            Self::await_input(r, prompt, lines);
+        if settled && full_screen {
+            Self::await_input(r, full_screen_prompt(), lines);
             return;
         }
         if r.answered_line == Some(lines) {
             return;
         }
-        let partial = self.stripper.partial_line();
-        if partial.trim().is_empty() {
-            return;
-        }
         let prompt = classify(&partial, &self.recent);
-        let mentions_sudo = r.command.contains("sudo");
-        match &prompt {
-            Some(p)
-                if p.kind == PromptKind::SudoPassword
-                    || (p.kind == PromptKind::Password
-                        && mentions_sudo
-                        && r.options.sudo_password.is_some()) =>
-            {
-                match (&r.options.sudo_password, r.sudo_typed) {
-                    (Some(pw), false) => {
-                        let mut bytes = encode::literal_bytes(pw.expose());
-                        bytes.push(b'\n');
-                        r.sudo_typed = true;
-                        r.answered_line = Some(lines);
-                        r.swallow_newline = true;
-                        self.stripper.take_partial_line();
-                        r.job.update(|s| s.partial.clear());
-                        self.write(&bytes);
-                    }
-                    (Some(_), true) => {
-                        // Asked again: the password was wrong. Ctrl-C ends sudo at once
-                        // instead of letting it ask twice more.
-                        r.sudo_rejected = true;
-                        r.answered_line = Some(lines);
-                        self.write(&[0x03]);
-                    }
-                    (None, _) => Self::await_input(r, p.clone(), lines),
-                }
-                return;
-            }
-            Some(p)
-                if matches!(
-                    p.kind,
-                    PromptKind::Password | PromptKind::Passphrase | PromptKind::HostKey { .. }
-                ) =>
-            {
-                Self::await_input(r, p.clone(), lines);
-                return;
-            }
-            _ => {}
+        let secret = prompt.as_ref().is_some_and(|p| {
+            matches!(
+                p.kind,
+                PromptKind::Password
+                    | PromptKind::SudoPassword
+                    | PromptKind::Passphrase
+                    | PromptKind::HostKey { .. }
+            )
+        });
+        if secret {
+            Self::await_input(r, prompt.expect("checked"), lines);
+            return;
         }
         if !settled {
             return;
         }
-        // Only a shell gets the marker set up: a REPL or a device prompt (`mysql>`, `Router#`)
-        // must never receive our set-up lines unless the command itself starts a shell.
-        let shell_like = shell_prompt(&partial);
-        let nested_shell = match shell_like {
-            Some(_) if starts_nested_shell(&r.command) => true,
-            Some(ShellPrompt::Strong) => posix_shell_prompt(&partial) && !repl_prompt(&partial),
-            _ => false,
-        };
-        if nested_shell {
-            r.nested = Some(Nested {
-                depth: self.depth + 1,
-                decided: false,
-                reset: false,
-                pid: None,
-                fallback_sent: false,
-                deadline: Instant::now() + NESTED_SETUP,
-                held: String::new(),
-            });
-            r.answered_line = Some(lines);
-            // The new shell's own prompt is not output.
-            self.stripper.take_partial_line();
-            r.job.update(|s| s.partial.clear());
-            // Probe first: which shell answers decides the level the set-up line names.
-            let bytes = probe_line(&self.nonce);
-            self.write(&bytes);
-            return;
-        }
         if let Some(p) = prompt {
             Self::await_input(r, p, lines);
-        } else if shell_like.is_some() || repl_prompt(&partial) {
+        } else if !partial.trim().is_empty()
+            && (shell_prompt(&partial).is_some() || repl_prompt(&partial))
+        {
             let p = Prompt {
                 kind: PromptKind::Input,
                 text: partial.trim().to_string(),
             };
             Self::await_input(r, p, lines);
+        } else if app_cursor {
+            // Cursor keys in application mode and nothing that reads as a prompt: a program
+            // reading keys (a menu, an editor without the alternate screen).
+            Self::await_input(r, full_screen_prompt(), lines);
         }
-    }
-
-    /// The shell we tried to set up inside the command never answered: it was not a shell we
-    /// can drive. Stop waiting for it and report the program as waiting for input.
-    fn abandon_nested(&mut self) {
-        let lines = self.lines;
-        let partial = self.stripper.partial_line();
-        let Some(r) = &mut self.running else { return };
-        let Some(n) = r.nested.take() else { return };
-        let (held, note) = n.give_back();
-        r.job.update(|s| {
-            s.output.push(&held);
-            s.notes.push(note);
-        });
-        let text = if partial.trim().is_empty() {
-            "(no prompt visible; use read_screen)".to_string()
-        } else {
-            partial.trim().to_string()
-        };
-        Self::await_input(
-            r,
-            Prompt {
-                kind: PromptKind::Input,
-                text,
-            },
-            lines,
-        );
     }
 
     fn await_input(r: &mut Running, prompt: Prompt, lines: usize) {
         r.answered_line = Some(lines);
+        let same = r.job.with_state(|s| {
+            s.status == JobStatus::AwaitingInput && s.awaiting.as_ref() == Some(&prompt)
+        });
+        if same {
+            return;
+        }
         r.job.update(|s| {
             s.status = JobStatus::AwaitingInput;
             s.awaiting = Some(prompt);
         });
     }
 
-    /// The shell is gone: finish the running job and mark the shell dead.
+    /// The shell is gone: finish the running command (and one that waited) and mark the shell
+    /// dead; requests still queued are answered.
     fn end(&mut self, reason: String, code: Option<i32>) {
-        {
-            let mut i = self.shared.info.lock().unwrap_or_else(|e| e.into_inner());
+        self.info(|i| {
             i.ended = Some(reason.clone());
             i.current_job = None;
-        }
+        });
         self.shared.alive.store(false, Ordering::Release);
-        if let Some(mut r) = self.running.take() {
-            let partial = self.stripper.take_partial_line();
-            if let Some(n) = r.nested.take() {
-                let (held, note) = n.give_back();
-                r.job.update(|s| {
-                    s.output.push(&held);
-                    s.notes.push(note);
-                });
-            }
-            r.job.update(|s| {
-                // The job's copy of that line is the same text: keep one.
-                s.partial.clear();
-                s.output.push(&partial);
-            });
-            let exited = is_exit_command(&r.command);
-            if exited {
-                r.job.update(|s| s.notes.push("the shell exited; the next command starts a new shell (working directory and variables reset)".into()));
-                r.job.finish(JobStatus::Completed, code, None);
-            } else if r.interrupted {
-                r.job.finish(JobStatus::Interrupted, code, Some(reason));
-            } else {
-                r.job.finish(
+        if self.running.is_some() {
+            self.dialect.ended(code, &reason, &mut self.actions);
+            self.apply();
+            // A dialect that had nothing to say about it: the outcome is unknown.
+            if let Some(r) = self.running.take() {
+                self.flush_partial(&r.job);
+                self.finish(
+                    &r.job,
                     JobStatus::Failed,
                     None,
                     Some(format!("{reason}; the command's outcome is unknown")),
+                    None,
                 );
             }
         }
-        self.shared.busy.store(false, Ordering::Release);
-    }
-
-    /// `cd` for a new parallel shell, so it starts where the main shell is.
-    pub(super) async fn change_directory(
-        &mut self,
-        cwd: &str,
-        deadline: Instant,
-        cancel: &CancellationToken,
-    ) {
-        let quoted = format!("cd -- '{}' 2>/dev/null", cwd.replace('\'', "'\\''"));
-        self.write(&encode::command_line(&quoted));
-        loop {
-            tokio::select! {
-                chunk = self.rx.recv() => {
-                    let Some(bytes) = chunk else { return };
-                    let mut events = Vec::new();
-                    self.stripper.feed(&bytes, &mut events);
-                    for e in events {
-                        if let Event::Marker(p) = e
-                            && let Some(m) = Marker::parse(&p)
-                            && m.nonce == self.nonce
-                        {
-                            let mut i = self.shared.info.lock().unwrap_or_else(|e| e.into_inner());
-                            i.cwd = Some(m.cwd);
-                            return;
-                        }
-                    }
+        let not_started = format!("{reason} before the command started; it did not run");
+        if let Some(Request::Run { job, .. } | Request::Raw { job, .. }) = self.waiting.take() {
+            job.finish(JobStatus::Failed, None, Some(not_started.clone()));
+        }
+        self.req_rx.close();
+        while let Ok(req) = self.req_rx.try_recv() {
+            match req {
+                Request::Run { job, .. } | Request::Raw { job, .. } => {
+                    job.finish(JobStatus::Failed, None, Some(not_started.clone()));
                 }
-                _ = tokio::time::sleep_until(deadline) => return,
-                _ = cancel.cancelled() => return,
+                Request::Input { reply, .. }
+                | Request::Interrupt { reply, .. }
+                | Request::Kill { reply, .. } => {
+                    let _ = reply.send(Err(format!("{reason}; nothing was sent")));
+                }
             }
         }
+        *self
+            .shared
+            .current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = None;
+        self.shared.busy.store(false, Ordering::Release);
+    }
+}
+
+fn full_screen_prompt() -> Prompt {
+    Prompt {
+        kind: PromptKind::FullScreen,
+        text: "full-screen program; use read_screen and send_keys".into(),
+    }
+}
+
+fn suffix(log: &str) -> String {
+    if log.is_empty() {
+        String::new()
+    } else {
+        format!(": {log}")
     }
 }
 
@@ -631,45 +618,5 @@ fn push_recent(recent: &mut String, text: &str) {
             cut += 1;
         }
         recent.drain(..cut);
-    }
-}
-
-/// Drops the `logout` / `exit` line a shell prints as it ends.
-fn strip_goodbye(text: String) -> String {
-    for bye in ["logout\n", "exit\n"] {
-        if text == bye {
-            return String::new();
-        }
-        if let Some(rest) = text.strip_suffix(bye)
-            && rest.ends_with('\n')
-        {
-            return rest.to_string();
-        }
-    }
-    text
-}
-
-/// A command with an `exit`, `exit 3` or `logout` statement: the shell may be meant to end.
-fn is_exit_command(command: &str) -> bool {
-    command.split([';', '&', '|', '\n']).any(|stmt| {
-        let mut words = stmt.split_whitespace();
-        matches!(words.next(), Some("exit" | "logout"))
-            && words.next().is_none_or(|w| w.parse::<i32>().is_ok())
-            && words.next().is_none()
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn exit_commands() {
-        assert!(is_exit_command("exit"));
-        assert!(is_exit_command(" exit 5 "));
-        assert!(is_exit_command("logout"));
-        assert!(!is_exit_command("exitcode"));
-        assert!(!is_exit_command("echo exit"));
-        assert!(is_exit_command("echo err >&2; exit 3"));
     }
 }

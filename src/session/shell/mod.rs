@@ -1,32 +1,36 @@
-//! One persistent remote shell: `ssh -tt` through the destination's ControlMaster, in a PTY,
-//! set up for the marker protocol, and driven by an actor task that is the only reader of
-//! its PTY. Commands are handed to the actor; their output and completion are recorded in
-//! the job, so a command can outlive the tool call that started it.
+//! One persistent remote shell: `ssh -tt` through the destination's ControlMaster, in a PTY.
+//!
+//! Spawning logs in ([`login`]): the first prompt decides whether the other side is a POSIX
+//! shell (set up for the marker protocol, [`crate::session::posix`]) or a network device's
+//! CLI. From then on an actor task ([`actor`]) is the only reader of the PTY and drives the
+//! chosen [`Dialect`]. Commands are handed to the actor with their record; their output and
+//! completion land in the record, so a command can outlive the tool call that started it.
+//! Input and interrupts name the command they are for and are refused once it has ended.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use regex::Regex;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, Result};
-use crate::expect::{Expect, ExpectError, Needle};
-use crate::jobs::Job;
+use crate::expect::{Expect, ExpectError};
+use crate::jobs::{Job, JobStatus};
 use crate::pty::PtyProcess;
 use crate::pty::tail::RawTail;
 use crate::secret::Secret;
-use crate::session::encode::{
-    Marker, START_POSIX_SHELL, bootstrap, is_non_posix_shell, probe_token, probed_pid, setup_line,
-};
+use crate::session::dialect::Dialect;
+use crate::session::posix::bootstrap::{Setup, SetupError, setup};
 use crate::ssh::{SshProgram, Target};
 
 mod actor;
+pub mod login;
 
 use actor::Actor;
+use login::Login;
 
 /// How to spawn a shell.
 pub struct ShellSpawn<'a> {
@@ -46,12 +50,16 @@ pub struct ShellSpawn<'a> {
 /// What is known about a shell, for listings and notes.
 #[derive(Debug, Clone, Default)]
 pub struct ShellInfo {
+    /// `posix`, or a device family.
+    pub dialect: String,
     pub login_shell: Option<String>,
     /// 1 for the login shell's level; more inside `sudo -i`, `su -`, `bash`...
     pub depth: u32,
     pub cwd: Option<String>,
     /// Set when the login shell was not POSIX and we started bash/sh inside it.
     pub posix_fallback: bool,
+    /// A device's mode and prompt.
+    pub mode: Option<String>,
     /// Why the shell ended, once it has.
     pub ended: Option<String>,
     pub current_job: Option<String>,
@@ -65,32 +73,57 @@ pub struct RunOptions {
     pub secrets: Vec<Secret>,
 }
 
-enum Request {
+/// Why a request about a command was refused.
+pub type Reply = oneshot::Sender<std::result::Result<(), String>>;
+
+pub(crate) enum Request {
+    /// Run a command in the claimed shell.
     Run {
         job: Arc<Job>,
         command: String,
         options: RunOptions,
     },
-    Input(Vec<u8>),
-    Interrupt,
-    Close,
+    /// Raw input typed into the claimed, idle shell, recorded as its own command.
+    Raw { job: Arc<Job>, bytes: Vec<u8> },
+    /// Input for the named command (an answer, keys).
+    Input {
+        job_id: String,
+        bytes: Vec<u8>,
+        reply: Reply,
+    },
+    /// Interrupt the named command.
+    Interrupt { job_id: String, reply: Reply },
+    /// End the named command by ending its shell (it ignored interrupts).
+    Kill {
+        job_id: String,
+        reason: String,
+        reply: Reply,
+    },
 }
 
 struct Shared {
     busy: AtomicBool,
     alive: AtomicBool,
     info: Mutex<ShellInfo>,
+    /// The command the shell runs, so that whoever ends the shell can finish its record.
+    current: Mutex<Option<Arc<Job>>>,
     /// Raw terminal output, for the screen model of interactive tools.
     raw: Arc<Mutex<RawTail>>,
+    /// Secrets used in this shell: masked in everything it shows.
+    secrets: Mutex<Vec<Secret>>,
+    /// Cancelled to end the shell.
+    closing: CancellationToken,
 }
 
 /// Raw output kept per shell for `read_screen`.
 const RAW_TAIL: usize = 256 * 1024;
+/// Requests queued for one shell at most; beyond it callers are told the shell is swamped.
+const REQUEST_QUEUE: usize = 64;
 
 /// A handle to a shell actor.
 pub struct ShellHandle {
     pub index: usize,
-    tx: mpsc::UnboundedSender<Request>,
+    tx: mpsc::Sender<Request>,
     shared: Arc<Shared>,
     pid: Option<u32>,
 }
@@ -105,8 +138,8 @@ impl std::fmt::Debug for ShellHandle {
 }
 
 impl ShellHandle {
-    /// Spawns `ssh -tt` through the master and sets the shell up. Returns when the first
-    /// marker prompt has arrived.
+    /// Spawns `ssh -tt` through the master, logs in and sets the shell up. Returns when the
+    /// shell is ready for commands.
     pub async fn spawn(s: ShellSpawn<'_>, cancel: &CancellationToken) -> Result<ShellHandle> {
         let argv = s
             .ssh
@@ -124,150 +157,48 @@ impl ShellHandle {
             .target_options(s.target)
             .destination(&s.target.host);
         tracing::debug!(argv = %argv.display(), "starting shell");
-        let (mut proc, rx) =
-            PtyProcess::spawn(argv.pty_command("xterm-256color"), s.columns, s.rows).map_err(
-                |source| Error::Spawn {
-                    program: s.ssh.program.clone(),
-                    source,
-                },
-            )?;
+        let (proc, rx) = PtyProcess::spawn(argv.pty_command("xterm-256color"), s.columns, s.rows)
+            .map_err(|source| Error::Spawn {
+            program: s.ssh.program.clone(),
+            source,
+        })?;
         let nonce = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
-        let dest = s.label.to_string();
-        let shell_err = |detail: String| Error::Shell {
-            dest: dest.clone(),
-            detail,
-        };
-
-        // Type-ahead: the shell reads these lines as soon as it is ready.
-        proc.write_all(&bootstrap(&nonce, 1))
-            .map_err(|e| shell_err(format!("could not write to the terminal: {e}")))?;
-        let mut expect = Expect::new(rx);
-        let token = Regex::new(&format!(
-            "{}[ \\t]*(\\S*)",
-            regex::escape(&probe_token(&nonce))
-        ))
-        .expect("valid regex");
         let deadline = Instant::now() + s.timeout;
-        let mut info = ShellInfo {
-            depth: 1,
-            ..Default::default()
-        };
-        // Everything the probe printed, for its PID line.
-        let mut probe_text = String::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let m = expect
-                .expect(
-                    &[Needle::Marker, Needle::Regex(token.clone()), Needle::Eof],
-                    left,
-                    cancel,
-                )
-                .await;
-            let m = match m {
-                Ok(m) => m,
-                Err(ExpectError::Cancelled) => {
-                    proc.terminate(Duration::from_millis(200)).await;
-                    return Err(Error::Cancelled);
-                }
-                Err(e) => {
-                    proc.terminate(Duration::from_millis(200)).await;
-                    let log = read_log(&s.log);
-                    return Err(shell_err(format!(
-                        "{e}{}",
-                        if log.is_empty() {
-                            String::new()
-                        } else {
-                            format!("; ssh said: {log}")
-                        }
-                    )));
-                }
-            };
-            probe_text.push_str(&m.before);
-            probe_text.push_str(&m.matched);
-            match m.index {
-                0 => {
-                    let Some(marker) = Marker::parse(&m.matched).filter(|mk| mk.nonce == nonce)
-                    else {
-                        continue;
-                    };
-                    info.cwd = Some(marker.cwd.clone());
-                    info.depth = marker.depth;
-                    break;
-                }
-                1 => {
-                    let login = token
-                        .captures(&m.matched)
-                        .and_then(|c| c.get(1))
-                        .map(|x| x.as_str().to_string())
-                        .filter(|x| !x.is_empty());
-                    let non_posix = login.as_deref().is_some_and(is_non_posix_shell);
-                    info.login_shell = login;
-                    if non_posix && !info.posix_fallback {
-                        tracing::info!(shell = ?info.login_shell, "login shell is not POSIX; starting bash/sh inside it");
-                        info.posix_fallback = true;
-                        let mut bytes = START_POSIX_SHELL.to_vec();
-                        bytes.extend_from_slice(&setup_line(&nonce, 1));
-                        proc.write_all(&bytes).map_err(|e| {
-                            shell_err(format!("could not write to the terminal: {e}"))
-                        })?;
-                    }
-                }
-                _ => {
-                    let code = proc.wait_for(Duration::from_secs(1)).await;
-                    let log = read_log(&s.log);
-                    if log.contains("administratively prohibited") {
-                        return Err(shell_err(format!(
-                            "the server refused another session ({log}): its sshd MaxSessions (10 by default) is reached. Wait for a running command to finish, interrupt one, or lower MCP_SSH_MAX_SHELLS"
-                        )));
-                    }
-                    return Err(Error::Disconnected {
-                        dest: dest.clone(),
-                        detail: format!(
-                            "the shell session ended during set-up (ssh exit code {}){}",
-                            code.unwrap_or(-1),
-                            if log.is_empty() {
-                                String::new()
-                            } else {
-                                format!(": {log}")
-                            }
-                        ),
-                    });
-                }
+        let mut ex = Expect::new(rx);
+        // Until we know what answers, behave like a terminal: a device may probe it at login.
+        ex.answer_queries(proc.input().clone(), s.rows);
+        let started = match start(&mut ex, &proc, &nonce, &s, deadline, cancel).await {
+            Ok(d) => d,
+            Err(e) => {
+                proc.terminate(Duration::from_millis(200)).await;
+                return Err(e);
             }
-        }
-        tracing::debug!(login_shell = ?info.login_shell, depth = info.depth, "shell ready");
-        let (rx, stripper, _pending) = expect.into_parts();
+        };
+        let (dialect, info) = started;
+        tracing::debug!(dialect = %info.dialect, login_shell = ?info.login_shell, depth = info.depth, "shell ready");
+        let (rx, stripper, _pending) = ex.into_parts();
         let shared = Arc::new(Shared {
             busy: AtomicBool::new(false),
             alive: AtomicBool::new(true),
-            info: Mutex::new(info.clone()),
+            info: Mutex::new(info),
+            current: Mutex::new(None),
             raw: Arc::new(Mutex::new(RawTail::new(RAW_TAIL))),
+            secrets: Mutex::new(Vec::new()),
+            closing: CancellationToken::new(),
         });
-        let (tx, req_rx) = mpsc::unbounded_channel();
+        let (tx, req_rx) = mpsc::channel(REQUEST_QUEUE);
         let pid = proc.pid();
-        // With bash started inside a non-POSIX login shell, the PID we saw is not our shell's.
-        let shell_pid = probed_pid(&probe_text, &nonce).filter(|_| !info.posix_fallback);
-        let mut actor = Actor {
-            pids: vec![shell_pid],
+        let actor = Actor::new(actor::Parts {
             proc,
             rx,
             req_rx,
             stripper,
-            nonce,
-            depth: info.depth,
+            dialect,
             shared: shared.clone(),
             log: s.log.clone(),
-            running: None,
-            lines: 0,
-            recent: String::new(),
-            last_output: Instant::now(),
-            settle_checked: false,
-            events: Vec::new(),
-        };
-        if let Some(cwd) = s.cwd.filter(|c| Some(c) != info.cwd.as_ref()) {
-            actor.change_directory(&cwd, deadline, cancel).await;
-        }
-        tokio::spawn(actor.run());
+            rows: s.rows,
+        });
+        supervise(actor, shared.clone());
         Ok(ShellHandle {
             index: s.index,
             tx,
@@ -312,38 +243,259 @@ impl ShellHandle {
         self.shared.raw.clone()
     }
 
+    /// The secrets used in this shell, for masking what it shows.
+    pub fn secrets(&self) -> Vec<Secret> {
+        self.shared
+            .secrets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// Runs a command in a claimed shell.
     pub fn run(&self, job: Arc<Job>, command: &str, options: RunOptions) -> Result<()> {
-        self.tx
-            .send(Request::Run {
+        self.submit(
+            job.clone(),
+            Request::Run {
                 job,
                 command: command.to_string(),
                 options,
-            })
-            .map_err(|_| Error::Disconnected {
-                dest: "shell".into(),
-                detail: "the shell has ended".into(),
-            })
+            },
+        )
     }
 
-    /// Writes raw bytes to the shell's terminal (answers to prompts, keys).
-    pub fn send_input(&self, bytes: Vec<u8>) -> bool {
-        self.tx.send(Request::Input(bytes)).is_ok()
+    /// Types raw input into the claimed, idle shell as a command of its own.
+    pub fn run_raw(&self, job: Arc<Job>, bytes: Vec<u8>) -> Result<()> {
+        self.submit(job.clone(), Request::Raw { job, bytes })
     }
 
-    /// Ctrl-C to whatever runs in the foreground.
-    pub fn interrupt(&self) -> bool {
-        self.tx.send(Request::Interrupt).is_ok()
+    fn submit(&self, job: Arc<Job>, req: Request) -> Result<()> {
+        *self
+            .shared
+            .current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(job);
+        self.tx.try_send(req).map_err(|e| {
+            *self
+                .shared
+                .current
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = None;
+            Error::Disconnected {
+                dest: format!("shell #{}", self.index),
+                detail: match e {
+                    mpsc::error::TrySendError::Full(_) => {
+                        "the shell is not keeping up with requests".into()
+                    }
+                    mpsc::error::TrySendError::Closed(_) => "the shell has ended".into(),
+                },
+            }
+        })
+    }
+
+    /// Types into the named command's terminal.
+    pub async fn send_input(
+        &self,
+        job_id: &str,
+        bytes: Vec<u8>,
+    ) -> std::result::Result<(), String> {
+        self.ask(|reply| Request::Input {
+            job_id: job_id.to_string(),
+            bytes,
+            reply,
+        })
+        .await
+    }
+
+    /// Interrupts the named command.
+    pub async fn interrupt(&self, job_id: &str) -> std::result::Result<(), String> {
+        self.ask(|reply| Request::Interrupt {
+            job_id: job_id.to_string(),
+            reply,
+        })
+        .await
+    }
+
+    /// Ends the named command by ending the shell it runs in.
+    pub async fn kill(&self, job_id: &str, reason: &str) -> std::result::Result<(), String> {
+        self.ask(|reply| Request::Kill {
+            job_id: job_id.to_string(),
+            reason: reason.to_string(),
+            reply,
+        })
+        .await
+    }
+
+    async fn ask(&self, req: impl FnOnce(Reply) -> Request) -> std::result::Result<(), String> {
+        let (reply, answer) = oneshot::channel();
+        self.tx.try_send(req(reply)).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => {
+                "the shell is not keeping up with requests; try again".to_string()
+            }
+            mpsc::error::TrySendError::Closed(_) => "the shell has ended".to_string(),
+        })?;
+        answer
+            .await
+            .unwrap_or_else(|_| Err("the shell has ended".to_string()))
     }
 
     /// Ends the shell (and whatever runs in it).
     pub fn close(&self) {
-        let _ = self.tx.send(Request::Close);
         self.shared.alive.store(false, Ordering::Release);
+        self.shared.closing.cancel();
     }
 }
 
-fn read_log(path: &Path) -> String {
+/// Logs in and sets the shell up with the dialect its first prompt calls for.
+async fn start(
+    ex: &mut Expect,
+    proc: &PtyProcess,
+    nonce: &str,
+    s: &ShellSpawn<'_>,
+    deadline: Instant,
+    cancel: &CancellationToken,
+) -> Result<(Box<dyn Dialect>, ShellInfo)> {
+    let dest = s.label.to_string();
+    let expect_err = |e: ExpectError, stage: &str| -> Error {
+        match e {
+            ExpectError::Cancelled => Error::Cancelled,
+            ExpectError::Eof { seen } => ended_during_setup(&dest, proc, &s.log, &seen),
+            e => Error::Shell {
+                dest: dest.clone(),
+                detail: format!("{stage}: {e}{}", log_suffix(&s.log)),
+            },
+        }
+    };
+    let login = login::await_prompt(ex, proc.input(), deadline, cancel)
+        .await
+        .map_err(|e| match e {
+            login::LoginError::Expect(e) => expect_err(e, "waiting for the first prompt"),
+            login::LoginError::Asked(prompt) => Error::Shell {
+                dest: dest.clone(),
+                detail: format!(
+                    "after logging in, the remote side asked {:?} ({}) before showing a prompt; answer it once in a terminal (`ssh {}`), then try again",
+                    prompt.text,
+                    crate::jobs::prompt_kind_name(&prompt.kind),
+                    s.target.host
+                ),
+            },
+        })?;
+    let device = |prompt: &str| Error::Shell {
+        dest: dest.clone(),
+        detail: format!(
+            "the login shows a network device's CLI (prompt {prompt:?}), and device sessions are not supported yet"
+        ),
+    };
+    let login_prompt = match &login {
+        Login::Device { prompt } => return Err(device(prompt)),
+        Login::Shell { prompt } => prompt.clone(),
+    };
+    let setup_args = Setup {
+        nonce,
+        input: proc.input(),
+        deadline,
+        login_prompt: login_prompt.as_deref(),
+        cwd: s.cwd.as_deref(),
+    };
+    match setup(ex, setup_args, cancel).await {
+        Ok((dialect, p)) => Ok((
+            Box::new(dialect),
+            ShellInfo {
+                dialect: "posix".into(),
+                login_shell: p.login_shell,
+                depth: p.depth,
+                cwd: p.cwd,
+                posix_fallback: p.posix_fallback,
+                ..Default::default()
+            },
+        )),
+        Err(SetupError::NotAShell { prompt, .. }) => Err(device(&prompt)),
+        Err(SetupError::Write(e)) => Err(Error::Shell {
+            dest,
+            detail: format!("could not write to the terminal: {e}"),
+        }),
+        Err(SetupError::Expect(e)) => Err(expect_err(e, "setting up the shell")),
+    }
+}
+
+/// The shell's terminal closed while it was being set up: say why, as far as ssh told.
+fn ended_during_setup(dest: &str, proc: &PtyProcess, log: &Path, seen: &str) -> Error {
+    let code = proc.try_exit_code();
+    let log = read_log(log);
+    if log.contains("administratively prohibited") {
+        return Error::Shell {
+            dest: dest.to_string(),
+            detail: format!(
+                "the server refused another session ({log}): its sshd MaxSessions (10 by default) is reached. Wait for a running command to finish, interrupt one, or lower MCP_SSH_MAX_SHELLS"
+            ),
+        };
+    }
+    let seen = seen.trim();
+    Error::Disconnected {
+        dest: dest.to_string(),
+        detail: format!(
+            "the shell session ended during set-up (ssh exit code {}){}{}",
+            code.unwrap_or(-1),
+            if log.is_empty() {
+                String::new()
+            } else {
+                format!(": {log}")
+            },
+            if seen.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; last output: {:?}",
+                    seen.chars()
+                        .rev()
+                        .take(300)
+                        .collect::<String>()
+                        .chars()
+                        .rev()
+                        .collect::<String>()
+                )
+            }
+        ),
+    }
+}
+
+/// Runs the actor, and makes sure its command record and the shell's state are finished
+/// even if the actor panics.
+fn supervise(actor: Actor, shared: Arc<Shared>) {
+    let task = tokio::spawn(actor.run());
+    tokio::spawn(async move {
+        if let Err(e) = task.await {
+            let why = format!("the shell's driver failed ({e}); this is a bug, please report it");
+            tracing::error!("{why}");
+            shared.alive.store(false, Ordering::Release);
+            {
+                let mut i = shared.info.lock().unwrap_or_else(|e| e.into_inner());
+                i.ended = Some(why.clone());
+                i.current_job = None;
+            }
+            if let Some(job) = shared
+                .current
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
+            {
+                job.finish(JobStatus::Failed, None, Some(why));
+            }
+            shared.busy.store(false, Ordering::Release);
+        }
+    });
+}
+
+fn log_suffix(path: &Path) -> String {
+    let log = read_log(path);
+    if log.is_empty() {
+        String::new()
+    } else {
+        format!("; ssh said: {log}")
+    }
+}
+
+pub(crate) fn read_log(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     text.lines()
         .map(str::trim)
