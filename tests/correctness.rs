@@ -411,6 +411,15 @@ fn a_secret_printed_in_pieces_is_masked() {
         );
         let s = ended(&job, 10).await;
         assert_eq!(s.output, "***\n", "{s:?}");
+        // The terminal screen (built from the raw output) is masked too.
+        let v = mcp_ssh_session::mcp::interactive::read_screen(&e, "fixture-sudo", None, None, 50)
+            .await
+            .unwrap();
+        assert!(v.screen.lines.iter().any(|l| l.contains("***")), "{v:?}");
+        assert!(
+            !v.screen.lines.iter().any(|l| l.contains(SUDO_PASSWORD)),
+            "{v:?}"
+        );
         e.close_all().await;
     });
 }

@@ -226,6 +226,22 @@ async fn pick(
         .expect("index from the same list"))
 }
 
+/// The screen with the shell's secrets masked (a program may print one).
+fn masked(mut snapshot: ScreenSnapshot, shell: &ShellHandle) -> ScreenSnapshot {
+    let secrets = shell.secrets();
+    if secrets.is_empty() {
+        return snapshot;
+    }
+    let refs: Vec<&crate::secret::Secret> = secrets.iter().collect();
+    for line in &mut snapshot.lines {
+        *line = crate::secret::redact(line, &refs);
+    }
+    if let Some(t) = &mut snapshot.title {
+        *t = crate::secret::redact(t, &refs);
+    }
+    snapshot
+}
+
 fn command_state(job: &Job) -> CommandState {
     job.with_state(|s| CommandState {
         command_id: job.id.clone(),
@@ -257,7 +273,7 @@ pub async fn read_screen(
     check_max_lines(max_lines)?;
     let p = pick(engine, host, username, port).await?;
     let (screen, _) = screen_of(&p.shell, engine);
-    let snapshot = lock(&screen).snapshot(max_lines);
+    let snapshot = masked(lock(&screen).snapshot(max_lines), &p.shell);
     Ok(ScreenView {
         session: p.session,
         shell: p.shell.index,
@@ -303,7 +319,7 @@ pub async fn send_keys(
     let snapshot = {
         let mut s = lock(&screen);
         s.update(&raw);
-        s.snapshot(max_lines)
+        masked(s.snapshot(max_lines), &p.shell)
     };
     // The shell reports a quiet full-screen program (or prompt) as awaiting input a little
     // after our quiet point: wait for that, so the status agrees with the screen.
