@@ -1060,17 +1060,17 @@ async fn sessions_are_listed_and_closed() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// stdout is JSON-RPC only, even with debug logging
+// stdout is JSON-RPC only, even with trace logging
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stdout_is_json_rpc_only_with_debug_logging() {
+async fn stdout_is_json_rpc_only_with_trace_logging() {
     let bed = require_testbed!();
     let scratch = tempfile::tempdir().unwrap();
     let log_path = scratch.path().join("stderr");
     let mut child = tokio::process::Command::new(BIN)
         .arg("--ssh-config")
         .arg(bed.ssh_config())
-        .env("RUST_LOG", "debug")
+        .env("RUST_LOG", "trace")
         .env_remove("SSH_AUTH_SOCK")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -1169,7 +1169,7 @@ async fn stdout_is_json_rpc_only_with_debug_logging() {
     let log = std::fs::read_to_string(&log_path).unwrap();
     assert!(
         log.contains("DEBUG"),
-        "RUST_LOG=debug logged nothing on stderr"
+        "RUST_LOG=trace logged no debug line on stderr"
     );
     let leaks: Vec<String> = log
         .lines()
@@ -1184,8 +1184,107 @@ async fn stdout_is_json_rpc_only_with_debug_logging() {
         .collect();
     assert!(
         leaks.is_empty(),
-        "the password is in the debug log:\n{}",
+        "the password is in the trace log:\n{}",
         leaks.join("\n")
+    );
+}
+
+/// One server run with `RUST_LOG` set to `rust_log` (unset when None): initialize, one
+/// `execute_command` carrying `password` for a host that is refused before anything connects,
+/// then stdin EOF. Returns the server's stderr.
+async fn stderr_of_a_password_call(rust_log: Option<&str>, password: &str) -> String {
+    let cfg = empty_ssh_config();
+    let scratch = tempfile::tempdir().unwrap();
+    let log_path = scratch.path().join("stderr");
+    let mut cmd = tokio::process::Command::new(BIN);
+    cmd.arg("--ssh-config")
+        .arg(cfg.path())
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .kill_on_drop(true);
+    if let Some(v) = rust_log {
+        cmd.env("RUST_LOG", v);
+    }
+    let mut child = cmd.spawn().expect("spawning the server");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let messages = [
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "log-test", "version": "0"}}}),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+            "name": "execute_command",
+            "arguments": {"host": "-mcpt-refused", "command": "true", "password": password}}}),
+    ];
+    for m in messages {
+        stdin.write_all(format!("{m}\n").as_bytes()).await.unwrap();
+    }
+    // Until the tool call's response: by then rmcp has seen (and could have logged) the request.
+    loop {
+        let line = tokio::time::timeout(CALL_LIMIT, lines.next_line())
+            .await
+            .expect("no response in time")
+            .expect("reading stdout")
+            .expect("stdout closed early");
+        let v: Value = serde_json::from_str(&line).unwrap();
+        if v["id"] == json!(2) {
+            assert_eq!(v["result"]["isError"], json!(true), "{v}");
+            break;
+        }
+    }
+    drop(stdin);
+    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
+        .await
+        .expect("the server did not exit after stdin EOF")
+        .unwrap();
+    assert!(status.success(), "{status}");
+    std::fs::read_to_string(&log_path).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_log_filter_brings_back_rmcp_request_logging() {
+    let password = format!("mcpt-log-secret-{}", std::process::id());
+    for rust_log in [
+        "rmcp::service=debug",
+        "rmcp=trace",
+        "debug",
+        "trace",
+        "warn,rmcp::service::serve_inner=trace,rmcp[serve_inner]=trace",
+    ] {
+        let log = stderr_of_a_password_call(Some(rust_log), &password).await;
+        assert!(
+            !log.contains(&password),
+            "RUST_LOG={rust_log}: the password is in the log:\n{}",
+            log.replace(&password, "<PASSWORD>")
+        );
+        for whole_request in [
+            "received request",
+            "new event",
+            "arguments",
+            "CallToolRequest",
+        ] {
+            assert!(
+                !log.contains(whole_request),
+                "RUST_LOG={rust_log}: a whole request is logged ({whole_request:?}):\n{}",
+                log.replace(&password, "<PASSWORD>")
+            );
+        }
+        // rmcp's INFO lines still come through when asked for: the cap is at INFO, not off.
+        if rust_log.starts_with("rmcp") {
+            assert!(
+                log.contains("Service initialized as server"),
+                "RUST_LOG={rust_log}: rmcp's info lines are missing:\n{log}"
+            );
+        }
+    }
+    // No RUST_LOG: the default is warn, so a normal session logs nothing, rmcp's info included.
+    let log = stderr_of_a_password_call(None, &password).await;
+    assert!(
+        !log.contains("INFO") && !log.contains("rmcp"),
+        "without RUST_LOG the server logged:\n{log}"
     );
 }
 
