@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use common::testbed::{PASSWORD, SUDO_PASSWORD};
 use common::{engine, require_testbed, rt};
+use mcp_ssh_session::config::Config;
 use mcp_ssh_session::jobs::{Job, JobSnapshot, JobStatus, Waited};
 use mcp_ssh_session::secret::Secret;
 use mcp_ssh_session::session::{ExecRequest, SessionManager};
@@ -405,6 +406,69 @@ fn option_injection_is_refused_and_runs_nothing() {
         }
         assert!(!std::path::Path::new(marker).exists());
         e.close_all().await;
+    });
+}
+
+/// OpenSSH before 9.6 hands host and user names to a shell in `%h`/`%r` of a ProxyCommand or
+/// `Match exec` without checking them; we refuse shell metacharacters as 9.6 does, before any
+/// ssh runs. No sshd is needed: a payload would run locally. Checked with the real ssh (which
+/// may have the check itself: Debian backported it to 9.2) and with a stand-in for an older
+/// ssh that expands `%h %r` into `sh -c` as such an ssh does for `Match exec "true %h %r"`.
+#[test]
+fn shell_metacharacters_never_reach_a_proxy_command() {
+    rt().block_on(async {
+        let scratch = tempfile::tempdir().unwrap();
+        let marker = scratch.path().join("payload-ran");
+        let config = scratch.path().join("ssh_config");
+        std::fs::write(
+            &config,
+            "Match exec \"true %h %r\"\nHost *\n    ProxyCommand true %h %r\n    User mcptkey\n    ConnectTimeout 5\n",
+        )
+        .unwrap();
+        let old_ssh = scratch.path().join("old-ssh");
+        std::fs::write(
+            &old_ssh,
+            "#!/bin/sh\nuser=\nwhile [ $# -gt 0 ] && [ \"$1\" != -- ]; do\n  [ \"$1\" = -l ] && { shift; user=$1; }\n  shift\ndone\n/bin/sh -c \"true $2 $user\"\nexit 255\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&old_ssh, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let touch = format!("touch${{IFS}}{}", marker.display());
+        let payloads = [
+            format!("a$({touch})"),
+            format!("a`{touch}`"),
+            format!("a;{touch}"),
+            format!("a|{touch}"),
+            format!("a&{touch}"),
+            format!("a&&{touch}"),
+        ];
+        for ssh in [std::path::PathBuf::from("ssh"), old_ssh] {
+            let e = SessionManager::new(Config {
+                ssh_program: ssh.clone(),
+                ssh_config: Some(config.clone()),
+                connect_timeout: Duration::from_secs(10),
+                ..Config::default()
+            })
+            .unwrap();
+            for p in &payloads {
+                for (host, user) in [(p.clone(), None), ("mcpt-proxy".into(), Some(p.clone()))] {
+                    let mut r = req(&host, "true");
+                    r.username = user;
+                    let err = e
+                        .execute(&r, &CancellationToken::new())
+                        .await
+                        .expect_err("must be refused");
+                    let err = err.to_string();
+                    assert!(
+                        err.starts_with("invalid") && err.contains("metacharacters"),
+                        "{}: {p}: {err}",
+                        ssh.display()
+                    );
+                }
+            }
+            e.close_all().await;
+            assert!(!marker.exists(), "{}: a payload ran", ssh.display());
+        }
     });
 }
 
