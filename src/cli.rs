@@ -35,6 +35,8 @@ pub enum Command {
     /// Run COMMAND on HOST through the session engine, print its output, exit with its exit code.
     Exec {
         /// Host, IP or ~/.ssh/config alias.
+        // A host that looks like an option reaches our validation, which says why it is refused.
+        #[arg(allow_hyphen_values = true)]
         host: String,
         /// Login user.
         #[arg(short = 'l', long)]

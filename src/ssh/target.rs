@@ -140,7 +140,14 @@ mod tests {
             let err = Target::new(&host, None, None, None).expect_err(&host);
             assert!(err.to_string().starts_with("invalid host"), "{err}");
         }
-        for host in ["a$(touch${IFS}x)", "a`id`", "x|id", "x&id", "x;id", "[::1];id"] {
+        for host in [
+            "a$(touch${IFS}x)",
+            "a`id`",
+            "x|id",
+            "x&id",
+            "x;id",
+            "[::1];id",
+        ] {
             assert!(Target::new(host, None, None, None).is_err(), "{host}");
         }
         for c in "'`\";&<>|(){}".chars() {
@@ -167,7 +174,13 @@ mod tests {
         ] {
             assert!(Target::new(host, None, None, None).is_ok(), "{host}");
         }
-        for user in ["deploy", "DOMAIN\\alice", "machine$", "first.last@corp", "a_b-c"] {
+        for user in [
+            "deploy",
+            "DOMAIN\\alice",
+            "machine$",
+            "first.last@corp",
+            "a_b-c",
+        ] {
             assert!(Target::new("h", Some(user), None, None).is_ok(), "{user}");
         }
     }
