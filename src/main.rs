@@ -127,7 +127,13 @@ async fn serve(config: Config) -> ExitCode {
         _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
         _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
     }
-    // No master outlives the server.
-    engine.close_all().await;
+    // No master outlives the server. Closing is bounded (a master that does not answer
+    // `-O exit` is killed); a second signal stops waiting for it, and the masters' terminals
+    // are hung up as the process ends.
+    tokio::select! {
+        _ = engine.close_all() => {}
+        _ = tokio::signal::ctrl_c() => tracing::warn!("SIGINT again: exiting without waiting for sessions to close"),
+        _ = term.recv() => tracing::warn!("SIGTERM again: exiting without waiting for sessions to close"),
+    }
     ExitCode::SUCCESS
 }

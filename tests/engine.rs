@@ -472,6 +472,95 @@ fn shell_metacharacters_never_reach_a_proxy_command() {
     });
 }
 
+/// True while a process whose command line holds `pattern` runs (pgrep: Linux and macOS).
+fn running(pattern: &str) -> bool {
+    std::process::Command::new("pgrep")
+        .args(["-f", pattern])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("pgrep")
+        .success()
+}
+
+/// A `Match exec` that never returns (a user's config can hold one) fails the call after the
+/// connect timeout with a message saying so, and the command it started is killed. No sshd is
+/// needed: `ssh -G` runs it.
+#[test]
+fn a_hanging_match_exec_fails_the_call_in_time() {
+    rt().block_on(async {
+        let scratch = tempfile::tempdir().unwrap();
+        let config = scratch.path().join("ssh_config");
+        let sleep = "sleep 987.654";
+        std::fs::write(
+            &config,
+            format!("Match exec \"{sleep}\"\n    ServerAliveInterval 7\n"),
+        )
+        .unwrap();
+        let e = SessionManager::new(Config {
+            ssh_program: "ssh".into(),
+            ssh_config: Some(config),
+            connect_timeout: Duration::from_secs(2),
+            ..Config::default()
+        })
+        .unwrap();
+        let err = tokio::time::timeout(
+            Duration::from_secs(60),
+            e.execute(&req("mcpt-match-exec", "true"), &CancellationToken::new()),
+        )
+        .await
+        .expect("ssh -G hung the call")
+        .expect_err("ssh -G cannot have finished");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("did not finish within 2 s") && msg.contains("Match exec"),
+            "{msg}"
+        );
+        let gone = (0..100).any(|_| {
+            std::thread::sleep(Duration::from_millis(50));
+            !running(sleep)
+        });
+        assert!(gone, "the Match exec command is still running");
+        assert!(e.sessions().is_empty(), "{:?}", e.sessions());
+        e.close_all().await;
+    });
+}
+
+/// A master that stops answering (here: SIGSTOP) cannot hang closing or shutdown: `-O exit`
+/// is bounded and the master's process group is killed.
+#[test]
+fn a_wedged_master_is_killed_at_close() {
+    let bed = require_testbed!();
+    rt().block_on(async {
+        let e = engine(bed);
+        let (s, _) = run_req(&e, mcptkey_req("wedgemaster", "echo up")).await;
+        assert_eq!(s.output, "up\n");
+        let pattern = "ssh .* -M -N .*-- wedgemaster$";
+        let out = std::process::Command::new("pgrep")
+            .args(["-f", pattern])
+            .output()
+            .unwrap();
+        let pids: Vec<i32> = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .map(|p| p.parse().unwrap())
+            .collect();
+        assert_eq!(pids.len(), 1, "one master expected: {pids:?}");
+        // SAFETY: kill(2) on the master we just found.
+        assert_eq!(unsafe { libc::kill(pids[0], libc::SIGSTOP) }, 0);
+        tokio::time::timeout(Duration::from_secs(60), e.close_all())
+            .await
+            .expect("close_all hung on a stopped master");
+        let gone = (0..100).any(|_| {
+            std::thread::sleep(Duration::from_millis(50));
+            !running(pattern)
+        });
+        if !gone {
+            // SAFETY: let the stopped master go on, so that it can end.
+            unsafe { libc::kill(pids[0], libc::SIGCONT) };
+        }
+        assert!(gone, "the stopped master survived close_all");
+    });
+}
+
 fn mcptkey_req(host: &str, command: &str) -> ExecRequest {
     ExecRequest {
         username: Some("mcptkey".into()),

@@ -50,6 +50,9 @@ pub struct ShellSummary {
     pub current_command_id: Option<String>,
 }
 
+/// Longest `close_all` waits for its sessions to close.
+const CLOSE_ALL_LIMIT: Duration = Duration::from_secs(30);
+
 pub struct SessionManager {
     config: Arc<Config>,
     ssh: SshProgram,
@@ -366,7 +369,9 @@ impl SessionManager {
         Ok(labels)
     }
 
-    /// Closes everything. Returns how many sessions were closed.
+    /// Closes everything, in parallel. Returns how many sessions were closed. Each close is
+    /// bounded (a master that does not answer `-O exit` is killed); as a last resort, closes
+    /// still going after [`CLOSE_ALL_LIMIT`] are abandoned, which hangs their terminals up.
     pub async fn close_all(&self) -> usize {
         let all: Vec<Arc<Destination>> = {
             let mut g = self.dests.lock().unwrap_or_else(|e| e.into_inner());
@@ -377,7 +382,17 @@ impl SessionManager {
         for d in all {
             set.spawn(async move { d.close().await });
         }
-        while set.join_next().await.is_some() {}
+        let deadline = tokio::time::Instant::now() + CLOSE_ALL_LIMIT;
+        loop {
+            tokio::select! {
+                next = set.join_next() => if next.is_none() { break },
+                _ = tokio::time::sleep_until(deadline) => {
+                    tracing::warn!(left = set.len(), "sessions still closing after {} s; abandoning them", CLOSE_ALL_LIMIT.as_secs());
+                    set.abort_all();
+                    break;
+                }
+            }
+        }
         n
     }
 }
