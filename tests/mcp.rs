@@ -903,6 +903,139 @@ async fn large_output_is_truncated_paged_and_bounded() {
     s.stop().await;
 }
 
+/// The spool directories of the servers under `cache` (`<cache>/mcp-ssh-session/spool-*`).
+fn spool_dirs(cache: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(cache.join("mcp-ssh-session"))
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .unwrap()
+                        .to_string_lossy()
+                        .starts_with("spool-")
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spools_are_on_disk_capped_in_total_and_honest_about_what_is_gone() {
+    use std::os::unix::fs::PermissionsExt;
+    let bed = require_testbed!();
+    let scratch = tempfile::tempdir().unwrap();
+    let cache = scratch.path().join("cache");
+    let run = scratch.path().join("run");
+    std::fs::create_dir(&run).unwrap();
+    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o700)).unwrap();
+    // What a server killed earlier left behind (an owner mark of a process that is gone).
+    let leftover = cache.join("mcp-ssh-session/spool-killed");
+    std::fs::create_dir_all(&leftover).unwrap();
+    std::fs::write(leftover.join("pid"), "2147483647").unwrap();
+    std::fs::write(leftover.join("o0.out"), "old output").unwrap();
+    let s = Server::start(
+        bed.ssh_config(),
+        &[
+            ("XDG_CACHE_HOME", cache.to_str().unwrap()),
+            ("XDG_RUNTIME_DIR", run.to_str().unwrap()),
+            ("MCP_SSH_SPOOL_TOTAL", "300000"),
+        ],
+    )
+    .await;
+    // 2000 lines of 99 x and a newline.
+    let command = "head -c 198000 /dev/zero | tr '\\0' x | fold -w 99; echo";
+    let first = s.run("fixture", command).await;
+    assert_eq!(first.sc["output_bytes"], json!(200_000), "{}", first.text);
+    assert!(
+        first.text.contains("read any part with get_command_output"),
+        "{}",
+        first.text
+    );
+    assert!(
+        !leftover.exists(),
+        "the leftover spool directory was not removed"
+    );
+    let dirs = spool_dirs(&cache);
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    for d in [&dirs[0], &cache.join("mcp-ssh-session")] {
+        let mode = std::fs::metadata(d).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700, "{}", d.display());
+    }
+    let spooled: u64 = std::fs::read_dir(&dirs[0])
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".out"))
+        .map(|e| e.metadata().unwrap().len())
+        .sum();
+    assert_eq!(spooled, 200_000, "the whole output is spooled on disk");
+    // Nothing of the output is kept in the runtime directory (RAM on most systems).
+    let in_run = std::process::Command::new("find")
+        .arg(&run)
+        .args(["-name", "*.out"])
+        .output()
+        .unwrap();
+    assert!(
+        in_run.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&in_run.stdout)
+    );
+
+    // The second command gets the 100,000 bytes left of the total.
+    let second = s.run("fixture", command).await;
+    let id = second.str("command_id").to_string();
+    let text = &second.text;
+    assert!(
+        text.contains("bytes 100000-")
+            && text.contains("are no longer available: the spool total for all commands (MCP_SSH_SPOOL_TOTAL, 300000 bytes) was reached"),
+        "{text}"
+    );
+    assert!(!text.contains("read any part"), "{text}");
+    let gone = s
+        .ok(
+            "get_command_output",
+            json!({"command_id": id, "offset": 150_000, "length": 1000}),
+        )
+        .await;
+    assert_eq!(gone.sc["complete"], json!(false), "{}", gone.text);
+    assert_eq!(gone.sc["output"], json!(""), "{}", gone.text);
+    assert_eq!(
+        gone.sc["unavailable"]["start"],
+        json!(100_000),
+        "{}",
+        gone.text
+    );
+    let end = gone.sc["unavailable"]["end"].as_u64().unwrap();
+    assert_eq!(gone.sc["next_offset"], json!(end));
+    assert!(end > 150_000 && end < 200_000, "{}", gone.text);
+    assert!(gone.text.contains("no longer available"), "{}", gone.text);
+    // Before the gap and after it, paging works.
+    for offset in [50_000, end] {
+        let p = s
+            .ok(
+                "get_command_output",
+                json!({"command_id": id, "offset": offset, "length": 200}),
+            )
+            .await;
+        assert_eq!(p.sc["complete"], json!(true), "{}", p.text);
+        let expected: String = (offset..offset + 200)
+            .map(|i| if i % 100 == 99 { '\n' } else { 'x' })
+            .collect();
+        assert_eq!(p.str("output"), expected, "at {offset}");
+    }
+    // At exit the spool directory goes.
+    s.stop().await;
+    let start = Instant::now();
+    while !spool_dirs(&cache).is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "spool directory left after exit: {:?}",
+            spool_dirs(&cache)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // History and secrets
 

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::jobs::{Job, JobRegistry, OutputBuffer, Waited};
+use crate::jobs::{Job, JobRegistry, OutputBuffer, Spools, Waited};
 use crate::secret::{Secret, redact};
 use crate::session::destination::{Connect, Destination, MasterLease, SessionKey};
 use crate::session::shell::{RunOptions, ShellHandle};
@@ -57,6 +57,8 @@ pub struct SessionManager {
     config: Arc<Config>,
     ssh: SshProgram,
     runtime: Arc<RuntimeDir>,
+    /// Output spool files, on disk under the user's cache directory.
+    spools: Spools,
     dests: Mutex<HashMap<SessionKey, Arc<Destination>>>,
     /// Which shell runs which job, for input and interrupts.
     job_shells: Mutex<HashMap<String, std::sync::Weak<ShellHandle>>>,
@@ -72,6 +74,11 @@ impl SessionManager {
                 config: config.ssh_config.clone(),
             },
             jobs: JobRegistry::new(config.history_limit),
+            spools: Spools::new(
+                config.spool_base.as_deref(),
+                config.spool_limit,
+                config.spool_total,
+            ),
             config: Arc::new(config),
             runtime: Arc::new(runtime),
             dests: Mutex::new(HashMap::new()),
@@ -230,7 +237,6 @@ impl SessionManager {
                 return Err(e);
             }
         };
-        let spool = self.runtime.fresh("o", ".out");
         let secrets: Vec<Secret> = [password, sudo_password.clone()]
             .into_iter()
             .flatten()
@@ -240,11 +246,7 @@ impl SessionManager {
         let job = Job::new(
             dest.label(),
             shown_command,
-            OutputBuffer::new(
-                self.config.output_limit,
-                Some(spool),
-                self.config.spool_limit,
-            ),
+            OutputBuffer::new(self.config.output_limit, Some(self.spools.slot())),
         );
         job.update(|s| s.notes.extend(acquired.notes.iter().cloned()));
         self.jobs.insert(job.clone());
