@@ -380,6 +380,16 @@ fn unknown_and_changed_host_keys_are_refused() {
     });
 }
 
+/// Runs `true` on `host` as `user`, which must fail; returns the error message.
+async fn refused(e: &SessionManager, host: &str, user: Option<String>) -> String {
+    let mut r = req(host, "true");
+    r.username = user;
+    e.execute(&r, &CancellationToken::new())
+        .await
+        .expect_err("must be refused")
+        .to_string()
+}
+
 #[test]
 fn option_injection_is_refused_and_runs_nothing() {
     let bed = require_testbed!();
@@ -396,13 +406,8 @@ fn option_injection_is_refused_and_runs_nothing() {
             ("fix ture".to_string(), None),
             ("fixture\n-v".to_string(), None),
         ] {
-            let mut r = req(&host, "true");
-            r.username = user;
-            let err = e
-                .execute(&r, &CancellationToken::new())
-                .await
-                .expect_err("must be refused");
-            assert!(err.to_string().starts_with("invalid"), "{err}");
+            let err = refused(&e, &host, user).await;
+            assert!(err.starts_with("invalid"), "{err}");
         }
         assert!(!std::path::Path::new(marker).exists());
         e.close_all().await;
@@ -452,13 +457,7 @@ fn shell_metacharacters_never_reach_a_proxy_command() {
             .unwrap();
             for p in &payloads {
                 for (host, user) in [(p.clone(), None), ("mcpt-proxy".into(), Some(p.clone()))] {
-                    let mut r = req(&host, "true");
-                    r.username = user;
-                    let err = e
-                        .execute(&r, &CancellationToken::new())
-                        .await
-                        .expect_err("must be refused");
-                    let err = err.to_string();
+                    let err = refused(&e, &host, user).await;
                     assert!(
                         err.starts_with("invalid") && err.contains("metacharacters"),
                         "{}: {p}: {err}",
@@ -472,14 +471,18 @@ fn shell_metacharacters_never_reach_a_proxy_command() {
     });
 }
 
-/// True while a process whose command line holds `pattern` runs (pgrep: Linux and macOS).
-fn running(pattern: &str) -> bool {
-    std::process::Command::new("pgrep")
-        .args(["-f", pattern])
-        .stdout(std::process::Stdio::null())
-        .status()
-        .expect("pgrep")
-        .success()
+/// Waits up to 5 s for no process whose command line matches `pattern` to be left (pgrep:
+/// Linux and macOS); false if one still runs.
+fn gone_soon(pattern: &str) -> bool {
+    (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        !std::process::Command::new("pgrep")
+            .args(["-f", pattern])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("pgrep")
+            .success()
+    })
 }
 
 /// A `Match exec` that never returns (a user's config can hold one) fails the call after the
@@ -515,11 +518,7 @@ fn a_hanging_match_exec_fails_the_call_in_time() {
             msg.contains("did not finish within 2 s") && msg.contains("Match exec"),
             "{msg}"
         );
-        let gone = (0..100).any(|_| {
-            std::thread::sleep(Duration::from_millis(50));
-            !running(sleep)
-        });
-        assert!(gone, "the Match exec command is still running");
+        assert!(gone_soon(sleep), "the Match exec command is still running");
         assert!(e.sessions().is_empty(), "{:?}", e.sessions());
         e.close_all().await;
     });
@@ -549,10 +548,7 @@ fn a_wedged_master_is_killed_at_close() {
         tokio::time::timeout(Duration::from_secs(60), e.close_all())
             .await
             .expect("close_all hung on a stopped master");
-        let gone = (0..100).any(|_| {
-            std::thread::sleep(Duration::from_millis(50));
-            !running(pattern)
-        });
+        let gone = gone_soon(pattern);
         if !gone {
             // SAFETY: let the stopped master go on, so that it can end.
             unsafe { libc::kill(pids[0], libc::SIGCONT) };

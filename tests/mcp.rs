@@ -1192,6 +1192,27 @@ async fn sessions_are_listed_and_closed() {
     s.stop().await;
 }
 
+/// Reads the server's stdout until the response with `id`; every line must be a JSON-RPC
+/// message.
+async fn response(
+    lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    id: u64,
+) -> Value {
+    loop {
+        let line = tokio::time::timeout(CALL_LIMIT, lines.next_line())
+            .await
+            .expect("no response in time")
+            .expect("reading stdout")
+            .expect("stdout closed early");
+        let v: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line:?}"));
+        assert_eq!(v["jsonrpc"], json!("2.0"), "not JSON-RPC: {line}");
+        if v["id"] == json!(id) {
+            return v;
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // stdout is JSON-RPC only, even with trace logging
 
@@ -1219,25 +1240,6 @@ async fn stdout_is_json_rpc_only_with_trace_logging() {
             .await
             .expect("writing to the server");
     };
-    // Reads lines until the response with `id`; every line must be a JSON-RPC message.
-    async fn response(
-        lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
-        id: u64,
-    ) -> Value {
-        loop {
-            let line = tokio::time::timeout(CALL_LIMIT, lines.next_line())
-                .await
-                .expect("no response in time")
-                .expect("reading stdout")
-                .expect("stdout closed early");
-            let v: Value = serde_json::from_str(&line)
-                .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line:?}"));
-            assert_eq!(v["jsonrpc"], json!("2.0"), "not JSON-RPC: {line}");
-            if v["id"] == json!(id) {
-                return v;
-            }
-        }
-    }
     send(
         json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {},
@@ -1355,19 +1357,9 @@ async fn stderr_of_a_password_call(rust_log: Option<&str>, password: &str) -> St
     for m in messages {
         stdin.write_all(format!("{m}\n").as_bytes()).await.unwrap();
     }
-    // Until the tool call's response: by then rmcp has seen (and could have logged) the request.
-    loop {
-        let line = tokio::time::timeout(CALL_LIMIT, lines.next_line())
-            .await
-            .expect("no response in time")
-            .expect("reading stdout")
-            .expect("stdout closed early");
-        let v: Value = serde_json::from_str(&line).unwrap();
-        if v["id"] == json!(2) {
-            assert_eq!(v["result"]["isError"], json!(true), "{v}");
-            break;
-        }
-    }
+    // By the tool call's response, rmcp has seen (and could have logged) the request.
+    let v = response(&mut lines, 2).await;
+    assert_eq!(v["result"]["isError"], json!(true), "{v}");
     drop(stdin);
     let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
         .await

@@ -336,6 +336,16 @@ mod tests {
         (base, s)
     }
 
+    /// Pushes each piece; returns them all joined.
+    fn push_all(b: &mut OutputBuffer, pieces: impl Iterator<Item = String>) -> String {
+        let mut all = String::new();
+        for p in pieces {
+            b.push(&p);
+            all.push_str(&p);
+        }
+        all
+    }
+
     #[test]
     fn small_output_is_returned_whole() {
         let mut b = OutputBuffer::new(100, None);
@@ -353,12 +363,7 @@ mod tests {
     fn large_output_keeps_head_tail_and_spools_everything() {
         let (_base, spools) = spools(1 << 30, 1 << 30);
         let mut b = OutputBuffer::new(1000, Some(spools.slot()));
-        let mut all = String::new();
-        for i in 0..10_000 {
-            let line = format!("line {i}\n");
-            all.push_str(&line);
-            b.push(&line);
-        }
+        let all = push_all(&mut b, (0..10_000).map(|i| format!("line {i}\n")));
         assert_eq!(b.total_bytes(), all.len() as u64);
         let (text, truncated) = b.summary(1000, "", "abc");
         assert!(truncated);
@@ -423,12 +428,7 @@ mod tests {
     fn a_per_command_cap_leaves_a_named_gap_and_paging_skips_it() {
         let (_base, spools) = spools(500, 1 << 30);
         let mut b = OutputBuffer::new(100, Some(spools.slot()));
-        let mut all = String::new();
-        for i in 0..100 {
-            let piece = format!("{i:09}\n");
-            all.push_str(&piece);
-            b.push(&piece);
-        }
+        let all = push_all(&mut b, (0..100).map(|i| format!("{i:09}\n")));
         // Spool: [0, 500); tail in memory: the last 50 to 100 bytes.
         let gap = b.gap().expect("a gap");
         assert_eq!(gap.start, 500);
