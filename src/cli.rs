@@ -19,7 +19,7 @@ use crate::session::{ExecRequest, SessionManager};
     name = "mcp-ssh-session",
     version,
     about = "MCP server with persistent SSH sessions through your own OpenSSH",
-    long_about = "Without a subcommand, serves the Model Context Protocol on stdin/stdout (logs go to stderr; set RUST_LOG=debug for more).\n\nEnvironment: MCP_SSH_CONFIG (ssh config file, like --ssh-config), MCP_SSH_BIN (ssh binary), MCP_SSH_MAX_SHELLS, MCP_SSH_OUTPUT_LIMIT, MCP_SSH_CONNECT_TIMEOUT, MCP_SSH_HISTORY."
+    long_about = "Without a subcommand, serves the Model Context Protocol on stdin/stdout (logs go to stderr; set RUST_LOG=debug for more).\n\nEnvironment: MCP_SSH_CONFIG (ssh config file, like --ssh-config), MCP_SSH_BIN (ssh binary), MCP_SSH_MAX_SHELLS, MCP_SSH_OUTPUT_LIMIT, MCP_SSH_CONNECT_TIMEOUT, MCP_SSH_HISTORY, MCP_SSH_SPOOL_LIMIT, MCP_SSH_SPOOL_TOTAL (output spools live under $XDG_CACHE_HOME/mcp-ssh-session, else ~/.cache/mcp-ssh-session)."
 )]
 pub struct Cli {
     /// ssh config file passed as -F to every ssh we run (default: MCP_SSH_CONFIG, else ssh's own).
@@ -35,6 +35,8 @@ pub enum Command {
     /// Run COMMAND on HOST through the session engine, print its output, exit with its exit code.
     Exec {
         /// Host, IP or ~/.ssh/config alias.
+        // A host that looks like an option reaches our validation, which says why it is refused.
+        #[arg(allow_hyphen_values = true)]
         host: String,
         /// Login user.
         #[arg(short = 'l', long)]

@@ -19,6 +19,11 @@ pub struct Config {
     pub output_limit: usize,
     /// Bytes of one command's output kept on disk for paging (MCP_SSH_SPOOL_LIMIT).
     pub spool_limit: u64,
+    /// Bytes all commands' spools may hold together (MCP_SSH_SPOOL_TOTAL).
+    pub spool_total: u64,
+    /// Where spool directories go: `$XDG_CACHE_HOME/mcp-ssh-session`, else
+    /// `~/.cache/mcp-ssh-session`; None: no spools (results say so).
+    pub spool_base: Option<PathBuf>,
     /// Finished commands remembered (MCP_SSH_HISTORY).
     pub history_limit: usize,
     /// Time allowed for connecting, authenticating and setting up a shell (MCP_SSH_CONNECT_TIMEOUT, seconds).
@@ -36,6 +41,8 @@ impl Default for Config {
             max_shells: 8,
             output_limit: 50 * 1024,
             spool_limit: 1 << 30,
+            spool_total: 2 << 30,
+            spool_base: crate::jobs::spool::default_base(),
             history_limit: 100,
             connect_timeout: Duration::from_secs(30),
             columns: 200,
@@ -74,6 +81,7 @@ impl Config {
         c.max_shells = env_num("MCP_SSH_MAX_SHELLS", c.max_shells as u64)?.max(1) as usize;
         c.output_limit = env_num("MCP_SSH_OUTPUT_LIMIT", c.output_limit as u64)?.max(1024) as usize;
         c.spool_limit = env_num("MCP_SSH_SPOOL_LIMIT", c.spool_limit)?;
+        c.spool_total = env_num("MCP_SSH_SPOOL_TOTAL", c.spool_total)?;
         c.history_limit = env_num("MCP_SSH_HISTORY", c.history_limit as u64)?.max(1) as usize;
         c.connect_timeout = Duration::from_secs(env_num("MCP_SSH_CONNECT_TIMEOUT", 30)?.max(1));
         c.columns = env_num("MCP_SSH_COLUMNS", c.columns as u64)?.clamp(20, 1000) as u16;

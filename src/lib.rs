@@ -16,6 +16,7 @@ pub mod error;
 pub mod expect;
 pub mod jobs;
 pub mod mcp;
+pub mod private_dir;
 pub mod pty;
 pub mod secret;
 pub mod session;

@@ -25,16 +25,7 @@ fn main() -> ExitCode {
         ),
         None => (None, None),
     };
-    // rmcp logs whole requests, tool arguments (passwords) included, at debug level: it is
-    // capped at info whatever RUST_LOG says, so secrets never reach the log.
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "warn".into())
-        .add_directive("rmcp=info".parse().expect("valid directive"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .init();
+    init_logging();
     let config = match Config::from_env(cli.ssh_config.clone()) {
         Ok(c) => c,
         Err(e) => {
@@ -83,6 +74,26 @@ fn main() -> ExitCode {
     code
 }
 
+/// Logs to stderr, filtered by `RUST_LOG` (default `warn`).
+///
+/// rmcp logs whole JSON-RPC messages, tool arguments (passwords) included, at debug and trace
+/// level. A directive cannot stop that (`RUST_LOG=rmcp::service=debug` is more specific than
+/// any `rmcp=info` we could add), so a second filter on the layer itself drops every event and
+/// span of an `rmcp` target above INFO, whatever `RUST_LOG` says.
+fn init_logging() {
+    use tracing_subscriber::filter::{EnvFilter, filter_fn};
+    use tracing_subscriber::prelude::*;
+    let env = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let layer = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_filter(filter_fn(|meta| {
+            !meta.target().starts_with("rmcp") || *meta.level() <= tracing::Level::INFO
+        }))
+        .with_filter(env);
+    tracing_subscriber::registry().with(layer).init();
+}
+
 async fn serve(config: Config) -> ExitCode {
     let engine = match SessionManager::new(config) {
         Ok(e) => Arc::new(e),
@@ -116,7 +127,13 @@ async fn serve(config: Config) -> ExitCode {
         _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
         _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
     }
-    // No master outlives the server.
-    engine.close_all().await;
+    // No master outlives the server. Closing is bounded (a master that does not answer
+    // `-O exit` is killed); a second signal stops waiting for it, and the masters' terminals
+    // are hung up as the process ends.
+    tokio::select! {
+        _ = engine.close_all() => {}
+        _ = tokio::signal::ctrl_c() => tracing::warn!("SIGINT again: exiting without waiting for sessions to close"),
+        _ = term.recv() => tracing::warn!("SIGTERM again: exiting without waiting for sessions to close"),
+    }
     ExitCode::SUCCESS
 }

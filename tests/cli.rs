@@ -50,19 +50,33 @@ fn exec_prints_output_and_returns_the_exit_code() {
 fn exec_reports_errors_clearly() {
     let bed = require_testbed!();
     let cfg = bed.ssh_config().to_str().unwrap();
-    let out = exe()
-        .args([
-            "--ssh-config",
-            cfg,
-            "exec",
-            "-oProxyCommand=touch /tmp/mcpt-cli-x",
-            "--",
-            "true",
-        ])
-        .output()
-        .unwrap();
-    assert_ne!(out.status.code(), Some(0));
-    assert!(!std::path::Path::new("/tmp/mcpt-cli-x").exists());
+    // An option-looking host gets past the argument parser to our validation, which refuses
+    // it with its reason (not a usage error, and no ssh ever sees it).
+    let scratch = tempfile::tempdir().unwrap();
+    let marker = scratch.path().join("injected");
+    for args in [
+        vec![format!("-oProxyCommand=touch {}", marker.display())],
+        vec![format!("-oProxyCommand=touch${{IFS}}{}", marker.display())],
+        vec![
+            "-l".into(),
+            format!("-oProxyCommand=touch {}", marker.display()),
+            "fixture".into(),
+        ],
+    ] {
+        let out = exe()
+            .args(["--ssh-config", cfg, "exec"])
+            .args(&args)
+            .args(["--", "true"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(255), "{args:?}: {err}");
+        assert!(
+            err.contains("starts with '-', which ssh would read as an option"),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(!marker.exists());
     let out = exe()
         .args(["--ssh-config", cfg, "exec", "fix ture", "--", "true"])
         .output()

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use common::testbed::{PASSWORD, SUDO_PASSWORD};
 use common::{engine, require_testbed, rt};
+use mcp_ssh_session::config::Config;
 use mcp_ssh_session::jobs::{Job, JobSnapshot, JobStatus, Waited};
 use mcp_ssh_session::secret::Secret;
 use mcp_ssh_session::session::{ExecRequest, SessionManager};
@@ -382,6 +383,16 @@ fn unknown_and_changed_host_keys_are_refused() {
     });
 }
 
+/// Runs `true` on `host` as `user`, which must fail; returns the error message.
+async fn refused(e: &SessionManager, host: &str, user: Option<String>) -> String {
+    let mut r = req(host, "true");
+    r.username = user;
+    e.execute(&r, &CancellationToken::new())
+        .await
+        .expect_err("must be refused")
+        .to_string()
+}
+
 #[test]
 fn option_injection_is_refused_and_runs_nothing() {
     let bed = require_testbed!();
@@ -398,16 +409,154 @@ fn option_injection_is_refused_and_runs_nothing() {
             ("fix ture".to_string(), None),
             ("fixture\n-v".to_string(), None),
         ] {
-            let mut r = req(&host, "true");
-            r.username = user;
-            let err = e
-                .execute(&r, &CancellationToken::new())
-                .await
-                .expect_err("must be refused");
-            assert!(err.to_string().starts_with("invalid"), "{err}");
+            let err = refused(&e, &host, user).await;
+            assert!(err.starts_with("invalid"), "{err}");
         }
         assert!(!std::path::Path::new(marker).exists());
         e.close_all().await;
+    });
+}
+
+/// OpenSSH before 9.6 hands host and user names to a shell in `%h`/`%r` of a ProxyCommand or
+/// `Match exec` without checking them; we refuse shell metacharacters as 9.6 does, before any
+/// ssh runs. No sshd is needed: a payload would run locally. Checked with the real ssh (which
+/// may have the check itself: Debian backported it to 9.2) and with a stand-in for an older
+/// ssh that expands `%h %r` into `sh -c` as such an ssh does for `Match exec "true %h %r"`.
+#[test]
+fn shell_metacharacters_never_reach_a_proxy_command() {
+    rt().block_on(async {
+        let scratch = tempfile::tempdir().unwrap();
+        let marker = scratch.path().join("payload-ran");
+        let config = scratch.path().join("ssh_config");
+        std::fs::write(
+            &config,
+            "Match exec \"true %h %r\"\nHost *\n    ProxyCommand true %h %r\n    User mcptkey\n    ConnectTimeout 5\n",
+        )
+        .unwrap();
+        let old_ssh = scratch.path().join("old-ssh");
+        std::fs::write(
+            &old_ssh,
+            "#!/bin/sh\nuser=\nwhile [ $# -gt 0 ] && [ \"$1\" != -- ]; do\n  [ \"$1\" = -l ] && { shift; user=$1; }\n  shift\ndone\n/bin/sh -c \"true $2 $user\"\nexit 255\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&old_ssh, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let touch = format!("touch${{IFS}}{}", marker.display());
+        let payloads = [
+            format!("a$({touch})"),
+            format!("a`{touch}`"),
+            format!("a;{touch}"),
+            format!("a|{touch}"),
+            format!("a&{touch}"),
+            format!("a&&{touch}"),
+        ];
+        for ssh in [std::path::PathBuf::from("ssh"), old_ssh] {
+            let e = SessionManager::new(Config {
+                ssh_program: ssh.clone(),
+                ssh_config: Some(config.clone()),
+                connect_timeout: Duration::from_secs(10),
+                ..Config::default()
+            })
+            .unwrap();
+            for p in &payloads {
+                for (host, user) in [(p.clone(), None), ("mcpt-proxy".into(), Some(p.clone()))] {
+                    let err = refused(&e, &host, user).await;
+                    assert!(
+                        err.starts_with("invalid") && err.contains("metacharacters"),
+                        "{}: {p}: {err}",
+                        ssh.display()
+                    );
+                }
+            }
+            e.close_all().await;
+            assert!(!marker.exists(), "{}: a payload ran", ssh.display());
+        }
+    });
+}
+
+/// Waits up to 5 s for no process whose command line matches `pattern` to be left (pgrep:
+/// Linux and macOS); false if one still runs.
+fn gone_soon(pattern: &str) -> bool {
+    (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        !std::process::Command::new("pgrep")
+            .args(["-f", pattern])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("pgrep")
+            .success()
+    })
+}
+
+/// A `Match exec` that never returns (a user's config can hold one) fails the call after the
+/// connect timeout with a message saying so, and the command it started is killed. No sshd is
+/// needed: `ssh -G` runs it.
+#[test]
+fn a_hanging_match_exec_fails_the_call_in_time() {
+    rt().block_on(async {
+        let scratch = tempfile::tempdir().unwrap();
+        let config = scratch.path().join("ssh_config");
+        let sleep = "sleep 987.654";
+        std::fs::write(
+            &config,
+            format!("Match exec \"{sleep}\"\n    ServerAliveInterval 7\n"),
+        )
+        .unwrap();
+        let e = SessionManager::new(Config {
+            ssh_program: "ssh".into(),
+            ssh_config: Some(config),
+            connect_timeout: Duration::from_secs(2),
+            ..Config::default()
+        })
+        .unwrap();
+        let err = tokio::time::timeout(
+            Duration::from_secs(60),
+            e.execute(&req("mcpt-match-exec", "true"), &CancellationToken::new()),
+        )
+        .await
+        .expect("ssh -G hung the call")
+        .expect_err("ssh -G cannot have finished");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("did not finish within 2 s") && msg.contains("Match exec"),
+            "{msg}"
+        );
+        assert!(gone_soon(sleep), "the Match exec command is still running");
+        assert!(e.sessions().is_empty(), "{:?}", e.sessions());
+        e.close_all().await;
+    });
+}
+
+/// A master that stops answering (here: SIGSTOP) cannot hang closing or shutdown: `-O exit`
+/// is bounded and the master's process group is killed.
+#[test]
+fn a_wedged_master_is_killed_at_close() {
+    let bed = require_testbed!();
+    rt().block_on(async {
+        let e = engine(bed);
+        let (s, _) = run_req(&e, mcptkey_req("wedgemaster", "echo up")).await;
+        assert_eq!(s.output, "up\n");
+        let pattern = "ssh .* -M -N .*-- wedgemaster$";
+        let out = std::process::Command::new("pgrep")
+            .args(["-f", pattern])
+            .output()
+            .unwrap();
+        let pids: Vec<i32> = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .map(|p| p.parse().unwrap())
+            .collect();
+        assert_eq!(pids.len(), 1, "one master expected: {pids:?}");
+        // SAFETY: kill(2) on the master we just found.
+        assert_eq!(unsafe { libc::kill(pids[0], libc::SIGSTOP) }, 0);
+        tokio::time::timeout(Duration::from_secs(60), e.close_all())
+            .await
+            .expect("close_all hung on a stopped master");
+        let gone = gone_soon(pattern);
+        if !gone {
+            // SAFETY: let the stopped master go on, so that it can end.
+            unsafe { libc::kill(pids[0], libc::SIGCONT) };
+        }
+        assert!(gone, "the stopped master survived close_all");
     });
 }
 

@@ -297,10 +297,10 @@ fn empty_ssh_config() -> tempfile::NamedTempFile {
     tempfile::NamedTempFile::new().expect("temp ssh config")
 }
 
-/// A missing foreign client is a skip here but a failure in CI.
+/// A missing foreign client is a skip here but a failure in CI on Linux.
 fn skip_or_fail(reason: &str) {
     let test = common::current_test_name();
-    if common::in_ci() {
+    if common::must_not_skip() {
         panic!("{test}: required in CI, but {reason}");
     }
     use std::io::Write;
@@ -918,6 +918,139 @@ async fn large_output_is_truncated_paged_and_bounded() {
     s.stop().await;
 }
 
+/// The spool directories of the servers under `cache` (`<cache>/mcp-ssh-session/spool-*`).
+fn spool_dirs(cache: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(cache.join("mcp-ssh-session"))
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .unwrap()
+                        .to_string_lossy()
+                        .starts_with("spool-")
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spools_are_on_disk_capped_in_total_and_honest_about_what_is_gone() {
+    use std::os::unix::fs::PermissionsExt;
+    let bed = require_testbed!();
+    let scratch = tempfile::tempdir().unwrap();
+    let cache = scratch.path().join("cache");
+    let run = scratch.path().join("run");
+    std::fs::create_dir(&run).unwrap();
+    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o700)).unwrap();
+    // What a server killed earlier left behind (an owner mark of a process that is gone).
+    let leftover = cache.join("mcp-ssh-session/spool-killed");
+    std::fs::create_dir_all(&leftover).unwrap();
+    std::fs::write(leftover.join("pid"), "2147483647").unwrap();
+    std::fs::write(leftover.join("o0.out"), "old output").unwrap();
+    let s = Server::start(
+        bed.ssh_config(),
+        &[
+            ("XDG_CACHE_HOME", cache.to_str().unwrap()),
+            ("XDG_RUNTIME_DIR", run.to_str().unwrap()),
+            ("MCP_SSH_SPOOL_TOTAL", "300000"),
+        ],
+    )
+    .await;
+    // 2000 lines of 99 x and a newline.
+    let command = "head -c 198000 /dev/zero | tr '\\0' x | fold -w 99; echo";
+    let first = s.run("fixture", command).await;
+    assert_eq!(first.sc["output_bytes"], json!(200_000), "{}", first.text);
+    assert!(
+        first.text.contains("read any part with get_command_output"),
+        "{}",
+        first.text
+    );
+    assert!(
+        !leftover.exists(),
+        "the leftover spool directory was not removed"
+    );
+    let dirs = spool_dirs(&cache);
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    for d in [&dirs[0], &cache.join("mcp-ssh-session")] {
+        let mode = std::fs::metadata(d).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700, "{}", d.display());
+    }
+    let spooled: u64 = std::fs::read_dir(&dirs[0])
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".out"))
+        .map(|e| e.metadata().unwrap().len())
+        .sum();
+    assert_eq!(spooled, 200_000, "the whole output is spooled on disk");
+    // Nothing of the output is kept in the runtime directory (RAM on most systems).
+    let in_run = std::process::Command::new("find")
+        .arg(&run)
+        .args(["-name", "*.out"])
+        .output()
+        .unwrap();
+    assert!(
+        in_run.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&in_run.stdout)
+    );
+
+    // The second command gets the 100,000 bytes left of the total.
+    let second = s.run("fixture", command).await;
+    let id = second.str("command_id").to_string();
+    let text = &second.text;
+    assert!(
+        text.contains("bytes 100000-")
+            && text.contains("are no longer available: the spool total for all commands (MCP_SSH_SPOOL_TOTAL, 300000 bytes) was reached"),
+        "{text}"
+    );
+    assert!(!text.contains("read any part"), "{text}");
+    let gone = s
+        .ok(
+            "get_command_output",
+            json!({"command_id": id, "offset": 150_000, "length": 1000}),
+        )
+        .await;
+    assert_eq!(gone.sc["complete"], json!(false), "{}", gone.text);
+    assert_eq!(gone.sc["output"], json!(""), "{}", gone.text);
+    assert_eq!(
+        gone.sc["unavailable"]["start"],
+        json!(100_000),
+        "{}",
+        gone.text
+    );
+    let end = gone.sc["unavailable"]["end"].as_u64().unwrap();
+    assert_eq!(gone.sc["next_offset"], json!(end));
+    assert!(end > 150_000 && end < 200_000, "{}", gone.text);
+    assert!(gone.text.contains("no longer available"), "{}", gone.text);
+    // Before the gap and after it, paging works.
+    for offset in [50_000, end] {
+        let p = s
+            .ok(
+                "get_command_output",
+                json!({"command_id": id, "offset": offset, "length": 200}),
+            )
+            .await;
+        assert_eq!(p.sc["complete"], json!(true), "{}", p.text);
+        let expected: String = (offset..offset + 200)
+            .map(|i| if i % 100 == 99 { '\n' } else { 'x' })
+            .collect();
+        assert_eq!(p.str("output"), expected, "at {offset}");
+    }
+    // At exit the spool directory goes.
+    s.stop().await;
+    let start = Instant::now();
+    while !spool_dirs(&cache).is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "spool directory left after exit: {:?}",
+            spool_dirs(&cache)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // History and secrets
 
@@ -1074,18 +1207,39 @@ async fn sessions_are_listed_and_closed() {
     s.stop().await;
 }
 
+/// Reads the server's stdout until the response with `id`; every line must be a JSON-RPC
+/// message.
+async fn response(
+    lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    id: u64,
+) -> Value {
+    loop {
+        let line = tokio::time::timeout(CALL_LIMIT, lines.next_line())
+            .await
+            .expect("no response in time")
+            .expect("reading stdout")
+            .expect("stdout closed early");
+        let v: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line:?}"));
+        assert_eq!(v["jsonrpc"], json!("2.0"), "not JSON-RPC: {line}");
+        if v["id"] == json!(id) {
+            return v;
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
-// stdout is JSON-RPC only, even with debug logging
+// stdout is JSON-RPC only, even with trace logging
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stdout_is_json_rpc_only_with_debug_logging() {
+async fn stdout_is_json_rpc_only_with_trace_logging() {
     let bed = require_testbed!();
     let scratch = tempfile::tempdir().unwrap();
     let log_path = scratch.path().join("stderr");
     let mut child = tokio::process::Command::new(BIN)
         .arg("--ssh-config")
         .arg(bed.ssh_config())
-        .env("RUST_LOG", "debug")
+        .env("RUST_LOG", "trace")
         .env_remove("SSH_AUTH_SOCK")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -1101,25 +1255,6 @@ async fn stdout_is_json_rpc_only_with_debug_logging() {
             .await
             .expect("writing to the server");
     };
-    // Reads lines until the response with `id`; every line must be a JSON-RPC message.
-    async fn response(
-        lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
-        id: u64,
-    ) -> Value {
-        loop {
-            let line = tokio::time::timeout(CALL_LIMIT, lines.next_line())
-                .await
-                .expect("no response in time")
-                .expect("reading stdout")
-                .expect("stdout closed early");
-            let v: Value = serde_json::from_str(&line)
-                .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line:?}"));
-            assert_eq!(v["jsonrpc"], json!("2.0"), "not JSON-RPC: {line}");
-            if v["id"] == json!(id) {
-                return v;
-            }
-        }
-    }
     send(
         json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {},
@@ -1184,7 +1319,7 @@ async fn stdout_is_json_rpc_only_with_debug_logging() {
     let log = std::fs::read_to_string(&log_path).unwrap();
     assert!(
         log.contains("DEBUG"),
-        "RUST_LOG=debug logged nothing on stderr"
+        "RUST_LOG=trace logged no debug line on stderr"
     );
     let leaks: Vec<String> = log
         .lines()
@@ -1199,8 +1334,97 @@ async fn stdout_is_json_rpc_only_with_debug_logging() {
         .collect();
     assert!(
         leaks.is_empty(),
-        "the password is in the debug log:\n{}",
+        "the password is in the trace log:\n{}",
         leaks.join("\n")
+    );
+}
+
+/// One server run with `RUST_LOG` set to `rust_log` (unset when None): initialize, one
+/// `execute_command` carrying `password` for a host that is refused before anything connects,
+/// then stdin EOF. Returns the server's stderr.
+async fn stderr_of_a_password_call(rust_log: Option<&str>, password: &str) -> String {
+    let cfg = empty_ssh_config();
+    let scratch = tempfile::tempdir().unwrap();
+    let log_path = scratch.path().join("stderr");
+    let mut cmd = tokio::process::Command::new(BIN);
+    cmd.arg("--ssh-config")
+        .arg(cfg.path())
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .kill_on_drop(true);
+    if let Some(v) = rust_log {
+        cmd.env("RUST_LOG", v);
+    }
+    let mut child = cmd.spawn().expect("spawning the server");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let messages = [
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "log-test", "version": "0"}}}),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+            "name": "execute_command",
+            "arguments": {"host": "-mcpt-refused", "command": "true", "password": password}}}),
+    ];
+    for m in messages {
+        stdin.write_all(format!("{m}\n").as_bytes()).await.unwrap();
+    }
+    // By the tool call's response, rmcp has seen (and could have logged) the request.
+    let v = response(&mut lines, 2).await;
+    assert_eq!(v["result"]["isError"], json!(true), "{v}");
+    drop(stdin);
+    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
+        .await
+        .expect("the server did not exit after stdin EOF")
+        .unwrap();
+    assert!(status.success(), "{status}");
+    std::fs::read_to_string(&log_path).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_log_filter_brings_back_rmcp_request_logging() {
+    let password = format!("mcpt-log-secret-{}", std::process::id());
+    for rust_log in [
+        "rmcp::service=debug",
+        "rmcp=trace",
+        "debug",
+        "trace",
+        "warn,rmcp::service::serve_inner=trace,rmcp[serve_inner]=trace",
+    ] {
+        let log = stderr_of_a_password_call(Some(rust_log), &password).await;
+        assert!(
+            !log.contains(&password),
+            "RUST_LOG={rust_log}: the password is in the log:\n{}",
+            log.replace(&password, "<PASSWORD>")
+        );
+        for whole_request in [
+            "received request",
+            "new event",
+            "arguments",
+            "CallToolRequest",
+        ] {
+            assert!(
+                !log.contains(whole_request),
+                "RUST_LOG={rust_log}: a whole request is logged ({whole_request:?}):\n{}",
+                log.replace(&password, "<PASSWORD>")
+            );
+        }
+        // rmcp's INFO lines still come through when asked for: the cap is at INFO, not off.
+        if rust_log.starts_with("rmcp") {
+            assert!(
+                log.contains("Service initialized as server"),
+                "RUST_LOG={rust_log}: rmcp's info lines are missing:\n{log}"
+            );
+        }
+    }
+    // No RUST_LOG: the default is warn, so a normal session logs nothing, rmcp's info included.
+    let log = stderr_of_a_password_call(None, &password).await;
+    assert!(
+        !log.contains("INFO") && !log.contains("rmcp"),
+        "without RUST_LOG the server logged:\n{log}"
     );
 }
 

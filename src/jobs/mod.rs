@@ -1,6 +1,7 @@
 //! Command records: status, exit code, bounded output, timing; and the bounded history.
 
 pub mod output;
+pub mod spool;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -11,7 +12,8 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::expect::Prompt;
-pub use output::{OutputBuffer, OutputSlice};
+pub use output::{Gap, OutputBuffer, OutputSlice};
+pub use spool::Spools;
 
 /// Where a command is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -385,14 +387,14 @@ mod tests {
     #[test]
     fn history_is_bounded_and_keeps_running_jobs() {
         let reg = JobRegistry::new(3);
-        let running = Job::new("s".into(), "sleep".into(), OutputBuffer::new(100, None, 0));
+        let running = Job::new("s".into(), "sleep".into(), OutputBuffer::new(100, None));
         reg.insert(running.clone());
         for i in 0..10 {
-            let j = Job::new("s".into(), format!("c{i}"), OutputBuffer::new(100, None, 0));
+            let j = Job::new("s".into(), format!("c{i}"), OutputBuffer::new(100, None));
             j.finish(JobStatus::Completed, Some(0), None);
             reg.insert(j);
         }
-        let late = Job::new("s".into(), "late".into(), OutputBuffer::new(100, None, 0));
+        let late = Job::new("s".into(), "late".into(), OutputBuffer::new(100, None));
         reg.insert(late.clone());
         late.finish(JobStatus::Completed, Some(0), None);
         let all = reg.all();
@@ -403,7 +405,7 @@ mod tests {
 
     #[tokio::test]
     async fn wait_returns_when_finished() {
-        let j = Job::new("s".into(), "x".into(), OutputBuffer::new(100, None, 0));
+        let j = Job::new("s".into(), "x".into(), OutputBuffer::new(100, None));
         let j2 = j.clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(20)).await;

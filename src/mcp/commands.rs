@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::Error;
-use crate::jobs::{Job, JobSnapshot, JobStatus, Waited, rfc3339};
+use crate::jobs::{Gap, Job, JobSnapshot, JobStatus, Waited, rfc3339};
 use crate::mcp::params::{opt_port, opt_string, opt_u64};
 use crate::mcp::{SshServer, result, text, tool_error};
 use crate::secret::Secret;
@@ -169,10 +169,12 @@ pub struct OutputChunk {
     pub offset: u64,
     pub length: u64,
     pub total_bytes: u64,
-    /// Offset to pass next time; equals total_bytes at the end.
+    /// Offset to pass next time (past any unavailable part); equals total_bytes at the end.
     pub next_offset: u64,
-    /// False when part of the range is beyond the spool limit and was not kept.
+    /// False when part of the range is no longer available (see `unavailable`).
     pub complete: bool,
+    /// The bytes of the range that were not kept, and why.
+    pub unavailable: Option<Gap>,
     pub output: String,
 }
 
@@ -406,22 +408,21 @@ impl SshServer {
             offset: slice.offset,
             length: slice.text.len() as u64,
             total_bytes: slice.total,
-            next_offset: slice.offset + slice.text.len() as u64,
-            complete: slice.complete,
+            next_offset: slice.next_offset,
+            complete: slice.gap.is_none(),
+            unavailable: slice.gap,
             output: slice.text,
         };
-        let t = format!(
-            "Bytes {}-{} of {}{}:\n{}",
-            chunk.offset,
-            chunk.next_offset,
-            chunk.total_bytes,
-            if chunk.complete {
-                ""
-            } else {
-                " (part of this range was beyond the spool limit and is lost)"
-            },
-            chunk.output
-        );
+        let end = chunk.offset + chunk.length;
+        let mut t = format!("Bytes {}-{end} of {}", chunk.offset, chunk.total_bytes);
+        if let Some(g) = &chunk.unavailable {
+            t.push_str(&format!(
+                " (bytes {}-{} are no longer available: {}; continue at offset {})",
+                g.start, g.end, g.reason, chunk.next_offset
+            ));
+        }
+        t.push_str(":\n");
+        t.push_str(&chunk.output);
         result(t, &chunk)
     }
 

@@ -293,7 +293,7 @@ impl Destination {
         cancel: &CancellationToken,
     ) -> Result<Vec<String>> {
         if g.resolved.is_none() {
-            let r = resolve::resolve(c.ssh, &g.target).await?;
+            let r = resolve::resolve(c.ssh, &g.target, c.config.connect_timeout).await?;
             tracing::debug!(host = %g.target.host, "resolved with ssh -G");
             *self.label.lock().unwrap_or_else(|e| e.into_inner()) = r.label(&g.target.host);
             g.resolved = Some(r);

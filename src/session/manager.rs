@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::jobs::{Job, JobRegistry, JobStatus, OutputBuffer, Waited};
+use crate::jobs::{Job, JobRegistry, JobStatus, OutputBuffer, Spools, Waited};
 use crate::secret::{Secret, redact};
 use crate::session::destination::{Connect, Destination, MasterLease, SessionKey};
 use crate::session::shell::{RunOptions, ShellHandle};
@@ -63,10 +63,15 @@ pub struct ShellSummary {
     pub current_command_id: Option<String>,
 }
 
+/// Longest `close_all` waits for its sessions to close.
+const CLOSE_ALL_LIMIT: Duration = Duration::from_secs(30);
+
 pub struct SessionManager {
     config: Arc<Config>,
     ssh: SshProgram,
     runtime: Arc<RuntimeDir>,
+    /// Output spool files, on disk under the user's cache directory.
+    spools: Spools,
     dests: Mutex<HashMap<SessionKey, Arc<Destination>>>,
     /// Which shell runs which job, for input and interrupts.
     job_shells: Mutex<HashMap<String, std::sync::Weak<ShellHandle>>>,
@@ -82,6 +87,11 @@ impl SessionManager {
                 config: config.ssh_config.clone(),
             },
             jobs: JobRegistry::new(config.history_limit),
+            spools: Spools::new(
+                config.spool_base.as_deref(),
+                config.spool_limit,
+                config.spool_total,
+            ),
             config: Arc::new(config),
             runtime: Arc::new(runtime),
             dests: Mutex::new(HashMap::new()),
@@ -441,11 +451,7 @@ impl SessionManager {
     }
 
     fn output_buffer(&self) -> OutputBuffer {
-        OutputBuffer::new(
-            self.config.output_limit,
-            Some(self.runtime.fresh("o", ".out")),
-            self.config.spool_limit,
-        )
+        OutputBuffer::new(self.config.output_limit, Some(self.spools.slot()))
     }
 
     fn remember_shell(&self, job: &Job, shell: &Arc<ShellHandle>) {
@@ -512,7 +518,9 @@ impl SessionManager {
         Ok(labels)
     }
 
-    /// Closes everything. Returns how many sessions were closed.
+    /// Closes everything, in parallel. Returns how many sessions were closed. Each close is
+    /// bounded (a master that does not answer `-O exit` is killed); as a last resort, closes
+    /// still going after [`CLOSE_ALL_LIMIT`] are abandoned, which hangs their terminals up.
     pub async fn close_all(&self) -> usize {
         let all: Vec<Arc<Destination>> = {
             let mut g = self.dests.lock().unwrap_or_else(|e| e.into_inner());
@@ -523,7 +531,17 @@ impl SessionManager {
         for d in all {
             set.spawn(async move { d.close().await });
         }
-        while set.join_next().await.is_some() {}
+        let deadline = tokio::time::Instant::now() + CLOSE_ALL_LIMIT;
+        loop {
+            tokio::select! {
+                next = set.join_next() => if next.is_none() { break },
+                _ = tokio::time::sleep_until(deadline) => {
+                    tracing::warn!(left = set.len(), "sessions still closing after {} s; abandoning them", CLOSE_ALL_LIMIT.as_secs());
+                    set.abort_all();
+                    break;
+                }
+            }
+        }
         n
     }
 }

@@ -2,6 +2,10 @@
 
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
 
 use crate::secret::is_secret_env;
 use crate::ssh::Target;
@@ -24,6 +28,16 @@ impl SshProgram {
             a = a.arg("-F").arg(cfg);
         }
         a
+    }
+
+    /// `ssh -F none`: for control commands (`-O check`, `-O exit`) that need no configuration.
+    pub fn argv_without_config(&self) -> Argv {
+        Argv {
+            program: self.program.clone(),
+            args: Vec::new(),
+        }
+        .arg("-F")
+        .arg("none")
     }
 }
 
@@ -84,6 +98,45 @@ impl Argv {
         c
     }
 
+    /// Runs to the end with null stdin and captured output, in a process group of its own.
+    /// `None` when it took longer than `limit`. When it runs out of time, or the caller drops
+    /// the future (cancellation), the whole group is killed: ssh and whatever its configuration
+    /// started (a `Match exec` command, ...), which killing ssh alone would leave running.
+    pub async fn output_within(&self, limit: Duration) -> std::io::Result<Option<Output>> {
+        let mut cmd = self.tokio_command();
+        cmd.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        let mut child = cmd.spawn()?;
+        // Declared after `child`, so dropped before it: the group is killed while ssh is not
+        // yet reaped, so its id cannot have been reused.
+        let mut group = KillGroupOnDrop(child.id());
+        let mut stdout = child.stdout.take().expect("piped");
+        let mut stderr = child.stderr.take().expect("piped");
+        let run = async {
+            let (mut out, mut err) = (Vec::new(), Vec::new());
+            let (o, e, status) = tokio::join!(
+                stdout.read_to_end(&mut out),
+                stderr.read_to_end(&mut err),
+                child.wait()
+            );
+            o?;
+            e?;
+            Ok(Output {
+                status: status?,
+                stdout: out,
+                stderr: err,
+            })
+        };
+        match tokio::time::timeout(limit, run).await {
+            Ok(result) => {
+                group.0 = None;
+                result.map(Some)
+            }
+            Err(_) => Ok(None),
+        }
+    }
+
     /// For a PTY child: `TERM` set, secrets removed from the environment.
     pub fn pty_command(&self, term: &str) -> portable_pty::CommandBuilder {
         let mut c = portable_pty::CommandBuilder::new(&self.program);
@@ -108,6 +161,18 @@ impl Argv {
             s.push_str(&a.to_string_lossy());
         }
         s
+    }
+}
+
+/// Kills a process group (SIGKILL) when dropped, unless disarmed by taking the id out.
+struct KillGroupOnDrop(Option<u32>);
+
+impl Drop for KillGroupOnDrop {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.0.and_then(|p| i32::try_from(p).ok()) {
+            // SAFETY: killpg(2) touches no memory; the group id is our own child's.
+            unsafe { libc::killpg(pgid, libc::SIGKILL) };
+        }
     }
 }
 
@@ -150,6 +215,57 @@ mod tests {
                 "--",
                 "web"
             ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_run_out_of_time_is_killed_with_its_children() {
+        let scratch = tempfile::tempdir().unwrap();
+        let pidfile = scratch.path().join("pid");
+        let sh = Argv {
+            program: "sh".into(),
+            args: Vec::new(),
+        };
+        // The grandchild stands for what ssh starts for a `Match exec`.
+        let script = format!("sleep 300 & echo $! > {}; wait", pidfile.display());
+        let started = std::time::Instant::now();
+        let out = sh
+            .clone()
+            .arg("-c")
+            .arg(&script)
+            .output_within(Duration::from_millis(500))
+            .await
+            .unwrap();
+        assert!(out.is_none());
+        assert!(started.elapsed() < Duration::from_secs(60));
+        let pid: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let gone = (0..500).any(|_| {
+            std::thread::sleep(Duration::from_millis(10));
+            // SAFETY: signal 0 only checks that the process exists.
+            let exists = unsafe { libc::kill(pid, 0) } == 0;
+            // A killed orphan may stay a zombie until its new parent reaps it.
+            let zombie = cfg!(target_os = "linux")
+                && std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .is_ok_and(|s| s.contains(") Z "));
+            !exists || zombie
+        });
+        assert!(gone, "the grandchild {pid} survived");
+
+        let out = sh
+            .arg("-c")
+            .arg("echo out; echo err >&2; exit 3")
+            .output_within(Duration::from_secs(60))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(3));
+        assert_eq!(
+            (&out.stdout[..], &out.stderr[..]),
+            (&b"out\n"[..], &b"err\n"[..])
         );
     }
 }

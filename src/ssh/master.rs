@@ -18,6 +18,10 @@ use crate::pty::{PtyOutput, PtyProcess};
 use crate::ssh::resolve::first_lines;
 use crate::ssh::{Argv, Resolved, SshProgram, Target};
 
+/// Longest wait for the master to answer `ssh -O check` or `-O exit` (it answers in
+/// milliseconds unless it is wedged).
+const CONTROL_LIMIT: Duration = Duration::from_secs(10);
+
 /// A live ControlMaster (`ssh -M -N` in the foreground, as our PTY child).
 #[derive(Debug)]
 pub struct Master {
@@ -99,7 +103,7 @@ impl Master {
         }
     }
 
-    /// `ssh -O check`: true when the master answers.
+    /// `ssh -O check`: true when the master answers (within [`CONTROL_LIMIT`]).
     pub async fn check(&self) -> bool {
         if self.closed.load(Ordering::Relaxed)
             || !self.running.load(Ordering::Acquire)
@@ -107,23 +111,35 @@ impl Master {
         {
             return false;
         }
-        let out = self.control("check").tokio_command().output().await;
-        matches!(out, Ok(o) if o.status.success())
+        match self.control("check").output_within(CONTROL_LIMIT).await {
+            Ok(Some(o)) => o.status.success(),
+            Ok(None) => {
+                tracing::warn!(host = %self.host, "the ControlMaster did not answer `ssh -O check` within {} s; replacing it", CONTROL_LIMIT.as_secs());
+                false
+            }
+            Err(_) => false,
+        }
     }
 
-    /// `ssh -O exit`: closes the master and every session multiplexed on it.
+    /// `ssh -O exit`: closes the master and every session multiplexed on it. A master that
+    /// does not answer within [`CONTROL_LIMIT`] (wedged, stopped) is killed with its process
+    /// group all the same, so closing and shutdown cannot hang on it.
     pub async fn exit(&self) {
         if self.closed.swap(true, Ordering::Relaxed) {
             return;
         }
-        let _ = self.control("exit").tokio_command().output().await;
+        if let Ok(None) = self.control("exit").output_within(CONTROL_LIMIT).await {
+            tracing::warn!(host = %self.host, "the ControlMaster did not answer `ssh -O exit` within {} s; killing it", CONTROL_LIMIT.as_secs());
+        }
         self.proc.terminate(Duration::from_millis(500)).await;
         let _ = std::fs::remove_file(&self.socket);
     }
 
+    /// `ssh -F none -S socket -O op -- host`. The user's configuration is not read: `-S`
+    /// names the master, and a slow `Match exec` there must not slow every check.
     fn control(&self, op: &str) -> crate::ssh::Argv {
         self.ssh
-            .argv()
+            .argv_without_config()
             .control(&self.socket)
             .arg("-O")
             .arg(op)
@@ -239,10 +255,7 @@ async fn probe_fingerprint(s: &MasterStart<'_>) -> Option<String> {
         .target_options(s.target)
         .destination(&s.target.host)
         .arg("true");
-    let out = tokio::time::timeout(Duration::from_secs(10), argv.tokio_command().output())
-        .await
-        .ok()?
-        .ok()?;
+    let out = argv.output_within(Duration::from_secs(10)).await.ok()??;
     let err = String::from_utf8_lossy(&out.stderr);
     err.lines()
         .find_map(|l| l.split("Server host key: ").nth(1))

@@ -2,6 +2,7 @@
 //! by ssh itself, so that we see a destination exactly as `ssh HOST` would.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::ssh::{SshProgram, Target};
@@ -59,20 +60,29 @@ impl Resolved {
     }
 }
 
-/// Runs `ssh [-F cfg] -G [-l u] [-p p] [-i k] -- host`.
-pub async fn resolve(ssh: &SshProgram, target: &Target) -> Result<Resolved> {
+/// Runs `ssh [-F cfg] -G [-l u] [-p p] [-i k] -- host`, for at most `limit`: the user's
+/// configuration can run commands (`Match exec`), and one that hangs must not hang the call.
+pub async fn resolve(ssh: &SshProgram, target: &Target, limit: Duration) -> Result<Resolved> {
     let argv = ssh
         .argv()
         .arg("-G")
         .target_options(target)
         .destination(&target.host);
     let out = argv
-        .tokio_command()
-        .output()
+        .output_within(limit)
         .await
         .map_err(|source| Error::Spawn {
             program: ssh.program.clone(),
             source,
+        })?
+        .ok_or_else(|| Error::Resolve {
+            host: target.host.clone(),
+            detail: format!(
+                "`ssh -G {}` did not finish within {} s and was stopped. Something in the ssh configuration hangs, most likely a `Match exec` command; run `ssh -G {}` in a terminal to see it",
+                target.host,
+                limit.as_secs_f32(),
+                target.host
+            ),
         })?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {

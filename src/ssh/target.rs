@@ -22,10 +22,17 @@ impl Target {
         port: Option<u16>,
         identity: Option<&str>,
     ) -> Result<Self> {
-        validate_word("host", host)?;
+        validate_word("host", host, HOST_METACHARACTERS)?;
         let user = match user.filter(|u| !u.is_empty()) {
             Some(u) => {
-                validate_word("username", u)?;
+                validate_word("username", u, USER_METACHARACTERS)?;
+                // As in OpenSSH: a trailing backslash would escape whatever follows `%r`.
+                if u.ends_with('\\') {
+                    return Err(Error::invalid(
+                        "username",
+                        format!("{u:?} ends with a backslash, which OpenSSH refuses"),
+                    ));
+                }
                 Some(u.to_string())
             }
             None => None,
@@ -56,7 +63,10 @@ impl Target {
 
 /// Hosts and users reach ssh's argv; one starting with `-` would be parsed as an option
 /// (`-oProxyCommand=...` runs a command), and whitespace or control characters have no business there.
-fn validate_word(what: &'static str, value: &str) -> Result<()> {
+/// On top of that, OpenSSH's own rules (`valid_hostname`, `valid_ruser` in its misc.c, enforced
+/// by ssh itself only since 9.6): the names end up in `%h`/`%r` of a user's `ProxyCommand`
+/// or `Match exec`, which a shell runs, so shell metacharacters could run a command there.
+fn validate_word(what: &'static str, value: &str, forbidden: &str) -> Result<()> {
     if value.is_empty() {
         return Err(Error::invalid(what, "it is empty"));
     }
@@ -75,8 +85,22 @@ fn validate_word(what: &'static str, value: &str) -> Result<()> {
     if value.len() > 255 {
         return Err(Error::invalid(what, "it is longer than 255 bytes"));
     }
+    if let Some(c) = value.chars().find(|c| forbidden.contains(*c)) {
+        return Err(Error::invalid(
+            what,
+            format!(
+                "{value:?} contains {c:?}; shell metacharacters ({forbidden}) are refused, as OpenSSH 9.6 and later refuse them, because ssh would hand them to a shell in a ProxyCommand or Match exec"
+            ),
+        ));
+    }
     Ok(())
 }
+
+/// Characters OpenSSH's `valid_hostname` refuses (besides whitespace and control characters).
+const HOST_METACHARACTERS: &str = "'`\"$\\;&<>|(){},";
+/// Characters OpenSSH's `valid_ruser` refuses: a user name may hold `$` and `\`
+/// (`DOMAIN\user`, `host$` machine accounts).
+const USER_METACHARACTERS: &str = "'`\";&<>|(){}";
 
 fn expand_tilde(path: &str) -> PathBuf {
     match path.strip_prefix("~/") {
@@ -107,6 +131,58 @@ mod tests {
             assert!(Target::new("ok", Some(bad), None, None).is_err() || bad.is_empty());
         }
         assert!(Target::new("h", None, Some(0), None).is_err());
+    }
+
+    #[test]
+    fn refuses_shell_metacharacters_as_openssh_does() {
+        for c in "'`\"$\\;&<>|(){},".chars() {
+            let host = format!("a{c}b");
+            let err = Target::new(&host, None, None, None).expect_err(&host);
+            assert!(err.to_string().starts_with("invalid host"), "{err}");
+        }
+        for host in [
+            "a$(touch${IFS}x)",
+            "a`id`",
+            "x|id",
+            "x&id",
+            "x;id",
+            "[::1];id",
+        ] {
+            assert!(Target::new(host, None, None, None).is_err(), "{host}");
+        }
+        for c in "'`\";&<>|(){}".chars() {
+            let user = format!("u{c}v");
+            let err = Target::new("h", Some(&user), None, None).expect_err(&user);
+            assert!(err.to_string().starts_with("invalid username"), "{err}");
+        }
+        assert!(Target::new("h", Some("user\\"), None, None).is_err());
+    }
+
+    #[test]
+    fn keeps_ipv6_literals_and_names_openssh_accepts() {
+        for host in [
+            "[::1]",
+            "::1",
+            "fe80::1%eth0",
+            "[fe80::1%eth0]",
+            "2001:db8::42",
+            "192.168.1.10",
+            "web_1.example.com",
+            "my-alias",
+            "host.local.",
+            "xn--bcher-kva.example",
+        ] {
+            assert!(Target::new(host, None, None, None).is_ok(), "{host}");
+        }
+        for user in [
+            "deploy",
+            "DOMAIN\\alice",
+            "machine$",
+            "first.last@corp",
+            "a_b-c",
+        ] {
+            assert!(Target::new("h", Some(user), None, None).is_ok(), "{user}");
+        }
     }
 
     #[test]
