@@ -98,6 +98,9 @@ struct Inner {
     next_index: usize,
     /// The main shell's cwd, remembered for parallel shells and after a reset.
     last_cwd: Option<String>,
+    /// What the first shell turned out to be (`posix`, or a device family): later shells of
+    /// the destination skip the wait for a prompt that tells.
+    dialect: Option<String>,
 }
 
 impl Destination {
@@ -120,6 +123,7 @@ impl Destination {
                 shells: Vec::new(),
                 next_index: 1,
                 last_cwd: None,
+                dialect: None,
             }),
             label: std::sync::Mutex::new(label),
             view: std::sync::Mutex::new(View::default()),
@@ -256,11 +260,13 @@ impl Destination {
                 rows: c.config.rows,
                 timeout: c.config.connect_timeout,
                 cwd,
+                known_dialect: g.dialect.clone(),
             },
             cancel,
         )
         .await?;
         let info = shell.info();
+        g.dialect = Some(info.dialect.clone());
         if info.posix_fallback {
             notes.push(format!(
                 "the login shell ({}) is not POSIX-compatible; commands run in bash (or sh) started inside it",

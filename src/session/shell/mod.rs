@@ -45,6 +45,9 @@ pub struct ShellSpawn<'a> {
     pub timeout: Duration,
     /// Start in this directory (parallel shells follow the main shell's cwd).
     pub cwd: Option<String>,
+    /// What an earlier shell of this destination turned out to be: a POSIX shell is set up
+    /// without waiting for its prompt (the set-up still notices if it is not one).
+    pub known_dialect: Option<String>,
 }
 
 /// What is known about a shell, for listings and notes.
@@ -366,9 +369,12 @@ async fn start(
             },
         }
     };
-    let login = login::await_prompt(ex, proc.input(), deadline, cancel)
-        .await
-        .map_err(|e| match e {
+    let login = if s.known_dialect.as_deref() == Some("posix") {
+        Ok(Login::Shell { prompt: None })
+    } else {
+        login::await_prompt(ex, proc.input(), deadline, cancel).await
+    };
+    let login = login.map_err(|e| match e {
             login::LoginError::Expect(e) => expect_err(e, "waiting for the first prompt"),
             login::LoginError::Asked(prompt) => Error::Shell {
                 dest: dest.clone(),
