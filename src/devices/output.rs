@@ -7,6 +7,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::prompt::MAX_PROMPT;
 use super::{Detected, FAMILIES, re};
 
 /// Every family's pager prompts, as one regex over a whole (trimmed) line.
@@ -109,6 +110,7 @@ fn after_prompt<'a>(learned: &Detected, line: &'a str) -> Option<&'a str> {
         return Some(rest);
     }
     line.char_indices()
+        .take_while(|(i, _)| *i < MAX_PROMPT)
         .filter(|(_, c)| matches!(c, '>' | '#' | ']' | '$' | '%'))
         .map(|(i, c)| i + c.len_utf8())
         .find(|&end| learned.family.parse_prompt(&line[..end]).is_some())

@@ -5,7 +5,7 @@ use super::{FAMILIES, Family, Mode};
 
 /// Longest line taken for a prompt: anything longer is output (and regexes stay cheap on the
 /// 256 KiB lines a program without newlines can leave).
-const MAX_PROMPT: usize = 256;
+pub(super) const MAX_PROMPT: usize = 256;
 /// IOS shortens long host names in configuration prompts; a host name that is a prefix of
 /// the learned one, at least this long, is the same device.
 const MIN_TRUNCATED_HOST: usize = 16;
