@@ -5,6 +5,7 @@
 //! - [`pty`]: a child process in a pseudo-terminal, its output as a stream of byte chunks.
 //! - [`term`]: the escape-sequence stripper (vte) that turns PTY bytes into clean text and markers.
 //! - [`expect`]: the expect-style matcher and the prompt patterns (password, sudo, host key, pager, shell).
+//! - [`devices`]: network-device knowledge (prompts, pagers, paging-off, enable, errors per vendor) as data and pure functions.
 //! - [`session`]: a persistent shell driven by the per-session marker protocol; destinations and the manager.
 //! - [`jobs`]: command records, their bounded output and the history.
 //! - [`mcp`]: the MCP tools over stdio.
@@ -12,6 +13,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod devices;
 pub mod error;
 pub mod expect;
 pub mod jobs;
