@@ -205,7 +205,7 @@ pub fn render(bytes: &[u8]) -> String {
         .into_iter()
         .filter_map(|e| match e {
             Event::Text(t) => Some(t),
-            Event::Marker(_) => None,
+            _ => None,
         })
         .collect();
     text.push_str(&stripper.partial_line());
