@@ -25,16 +25,7 @@ fn main() -> ExitCode {
         ),
         None => (None, None),
     };
-    // rmcp logs whole requests, tool arguments (passwords) included, at debug level: it is
-    // capped at info whatever RUST_LOG says, so secrets never reach the log.
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "warn".into())
-        .add_directive("rmcp=info".parse().expect("valid directive"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .init();
+    init_logging();
     let config = match Config::from_env(cli.ssh_config.clone()) {
         Ok(c) => c,
         Err(e) => {
@@ -42,6 +33,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // The OVRD_* values now live in zeroizing secrets only; no thread runs yet.
+    // SAFETY: single-threaded here (the runtime starts below).
+    unsafe { config.overrides.remove_from_env() };
+    no_core_dumps();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -81,6 +76,44 @@ fn main() -> ExitCode {
     // stdin may still be blocked in a read; do not wait for it.
     rt.shutdown_timeout(Duration::from_millis(100));
     code
+}
+
+/// Logs to stderr at RUST_LOG's levels (warn by default).
+///
+/// rmcp logs whole messages, tool arguments (passwords) included, at debug and trace level: its
+/// events are capped at info whatever RUST_LOG says (`rmcp=debug`, `rmcp::service=trace`...),
+/// so secrets never reach the log.
+fn init_logging() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{Layer, filter};
+    let env =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+    let no_protocol_dumps = filter::filter_fn(|m| {
+        !(m.target() == "rmcp" || m.target().starts_with("rmcp::"))
+            || *m.level() <= tracing::Level::INFO
+    });
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(false)
+                .with_filter(env)
+                .with_filter(no_protocol_dumps),
+        )
+        .init();
+}
+
+/// Secrets live in this process's memory: no core file may carry them to disk.
+fn no_core_dumps() {
+    let zero = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: setrlimit with a valid pointer to a local struct.
+    if unsafe { libc::setrlimit(libc::RLIMIT_CORE, &zero) } != 0 {
+        tracing::warn!(error = %std::io::Error::last_os_error(), "cannot disable core dumps");
+    }
 }
 
 async fn serve(config: Config) -> ExitCode {

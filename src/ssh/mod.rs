@@ -3,8 +3,10 @@
 
 pub mod argv;
 pub mod master;
+pub mod overrides;
 pub mod resolve;
 pub mod runtime;
+pub mod shown;
 pub mod target;
 pub mod watch;
 
@@ -12,4 +14,5 @@ pub use argv::{Argv, SshProgram};
 pub use master::Master;
 pub use resolve::Resolved;
 pub use runtime::RuntimeDir;
+pub use shown::Shown;
 pub use target::Target;

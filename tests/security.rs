@@ -1,0 +1,461 @@
+//! The security model end to end, through an rmcp client driving the built binary against the
+//! sshd test bed: `OVRD_` aliases that hide real hosts and credentials, secrets kept out of
+//! results, history and the debug log, the audit log, the policy file, and the human's answers
+//! to login questions and confirmations (MCP elicitation, both protocol revisions).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::require_testbed;
+use common::testbed::{PASSWORD, TestBed};
+use rmcp::model::{
+    CallToolRequestParams, ClientCapabilities, ElicitRequestParams, ElicitResult,
+    ElicitationAction, Implementation, InitializeRequestParams, ProgressNotificationParam,
+};
+use rmcp::service::{
+    ClientLifecycleMode, ClientServiceExt, NotificationContext, RequestContext, RunningService,
+};
+use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
+use rmcp::{ClientHandler, ErrorData, RoleClient};
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mcp-ssh-session");
+const CALL_LIMIT: Duration = Duration::from_secs(90);
+
+// ---------------------------------------------------------------------------------------------
+// A client that plays the human
+
+/// How the human answers elicitations.
+#[derive(Clone, Default)]
+struct Answers {
+    /// Elicitation modes the client declares (`form`, `url`); none: no elicitation at all.
+    modes: Vec<&'static str>,
+    /// The choice for a host-key question.
+    host_key: Option<&'static str>,
+    /// The answer to a confirmation.
+    approve: Option<bool>,
+    /// Typed into a one-time URL page (posted by the "human").
+    url_secret: Option<String>,
+}
+
+/// The client side: records progress notifications and elicitations, answers as told.
+#[derive(Clone, Default)]
+struct Human {
+    answers: Answers,
+    progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
+    asked: Arc<Mutex<Vec<ElicitRequestParams>>>,
+}
+
+impl ClientHandler for Human {
+    async fn on_progress(&self, p: ProgressNotificationParam, _: NotificationContext<RoleClient>) {
+        self.progress.lock().unwrap().push(p);
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: ElicitRequestParams,
+        _: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, ErrorData> {
+        self.asked.lock().unwrap().push(request.clone());
+        let a = &self.answers;
+        Ok(match request {
+            ElicitRequestParams::FormElicitationParams {
+                requested_schema, ..
+            } => {
+                let schema = serde_json::to_value(&requested_schema).unwrap();
+                let props = &schema["properties"];
+                match (a.host_key, a.approve) {
+                    (Some(choice), _) if props.get("decision").is_some() => {
+                        ElicitResult::new(ElicitationAction::Accept)
+                            .with_content(json!({"decision": choice}))
+                    }
+                    (_, Some(approve)) if props.get("approve").is_some() => {
+                        ElicitResult::new(ElicitationAction::Accept)
+                            .with_content(json!({"approve": approve}))
+                    }
+                    _ => ElicitResult::new(ElicitationAction::Decline),
+                }
+            }
+            ElicitRequestParams::UrlElicitationParams { url, .. } => match &a.url_secret {
+                Some(secret) => {
+                    // The human opens the page and submits the form, a moment later.
+                    let (url, secret) = (url.clone(), secret.clone());
+                    tokio::spawn(async move {
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        post_form(&url, &secret).await.expect("posting to the page");
+                    });
+                    ElicitResult::new(ElicitationAction::Accept)
+                }
+                None => ElicitResult::new(ElicitationAction::Decline),
+            },
+            _ => ElicitResult::new(ElicitationAction::Decline),
+        })
+    }
+
+    fn get_info(&self) -> InitializeRequestParams {
+        let mut caps = json!({});
+        if !self.answers.modes.is_empty() {
+            let modes: serde_json::Map<String, Value> = self
+                .answers
+                .modes
+                .iter()
+                .map(|m| (m.to_string(), json!({})))
+                .collect();
+            caps["elicitation"] = Value::Object(modes);
+        }
+        let caps: ClientCapabilities = serde_json::from_value(caps).unwrap();
+        InitializeRequestParams::new(caps, Implementation::new("security-test", "0"))
+    }
+}
+
+/// Submits the one-time page's form the way a browser does.
+async fn post_form(url: &str, secret: &str) -> std::io::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").expect("an http URL");
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut s = tokio::net::TcpStream::connect(authority).await?;
+    let body = format!("secret={}", form_encode(secret));
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await?;
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).await?;
+    Ok(answer)
+}
+
+fn form_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".into(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The server binary with a client on its stdio.
+struct Session {
+    client: RunningService<RoleClient, Human>,
+    human: Human,
+    stderr: PathBuf,
+    _scratch: tempfile::TempDir,
+}
+
+/// A tool result: the text blocks joined, the structured content, the error flag.
+#[derive(Debug)]
+struct Reply {
+    text: String,
+    sc: Value,
+    is_error: bool,
+}
+
+impl Reply {
+    /// Everything the model sees of it.
+    fn all(&self) -> String {
+        format!("{}\n{}", self.text, self.sc)
+    }
+}
+
+impl Session {
+    /// Starts the server (`--ssh-config`, `args`, `env`) with a legacy (2025-11-25) client.
+    async fn start(bed: &TestBed, args: &[&str], env: &[(&str, &str)], answers: Answers) -> Self {
+        Self::start_with(
+            bed.ssh_config(),
+            args,
+            env,
+            answers,
+            ClientLifecycleMode::Initialize,
+        )
+        .await
+    }
+
+    async fn start_with(
+        ssh_config: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        answers: Answers,
+        lifecycle: ClientLifecycleMode,
+    ) -> Self {
+        let scratch = tempfile::tempdir().unwrap();
+        let stderr = scratch.path().join("server.stderr");
+        let log = std::fs::File::create(&stderr).unwrap();
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let cmd = tokio::process::Command::new(BIN).configure(|c| {
+            c.arg("--ssh-config").arg(ssh_config).args(&args);
+            for var in ["SSH_AUTH_SOCK", "SSH_ASKPASS", "DISPLAY", "MCP_SSH_CONFIG"] {
+                c.env_remove(var);
+            }
+            c.env("RUST_LOG", "warn");
+            for (k, v) in &env {
+                c.env(k, v);
+            }
+        });
+        let (transport, _) = TokioChildProcess::builder(cmd).stderr(log).spawn().unwrap();
+        let human = Human {
+            answers,
+            ..Human::default()
+        };
+        let client = tokio::time::timeout(
+            CALL_LIMIT,
+            human.clone().serve_with_lifecycle(transport, lifecycle),
+        )
+        .await
+        .expect("MCP start timed out")
+        .unwrap_or_else(|e| {
+            panic!(
+                "MCP start failed: {e}\n{}",
+                std::fs::read_to_string(&stderr).unwrap_or_default()
+            )
+        });
+        Session {
+            client,
+            human,
+            stderr,
+            _scratch: scratch,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    async fn call(&self, tool: &str, a: Value) -> Reply {
+        let params = CallToolRequestParams::new(tool.to_string())
+            .with_arguments(a.as_object().expect("arguments object").clone());
+        let raw = match tokio::time::timeout(CALL_LIMIT, self.client.call_tool(params)).await {
+            Err(_) => panic!("{tool}({a}) timed out\n{}", self.log()),
+            Ok(Err(e)) => panic!("{tool}({a}): protocol error {e}\n{}", self.log()),
+            Ok(Ok(r)) => r,
+        };
+        let text = raw
+            .content
+            .iter()
+            .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+            .collect::<Vec<_>>()
+            .join("\n");
+        Reply {
+            text,
+            sc: raw.structured_content.unwrap_or(Value::Null),
+            is_error: raw.is_error == Some(true),
+        }
+    }
+
+    async fn ok(&self, tool: &str, a: Value) -> Reply {
+        let r = self.call(tool, a.clone()).await;
+        assert!(!r.is_error, "{tool}({a}): {}", r.text);
+        r
+    }
+
+    async fn err(&self, tool: &str, a: Value) -> Reply {
+        let r = self.call(tool, a.clone()).await;
+        assert!(r.is_error, "{tool}({a}) must fail: {}", r.text);
+        r
+    }
+
+    async fn stop(self) {
+        let _ = self.client.cancel().await;
+    }
+}
+
+/// A TCP port on 127.0.0.1 where nothing listens.
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Where `needle` occurs in `hay` as a word of its own (not inside a longer word or number).
+fn contains_word(hay: &str, needle: &str) -> bool {
+    hay.match_indices(needle).any(|(i, _)| {
+        let before = hay[..i].chars().next_back();
+        let after = hay[i + needle.len()..].chars().next();
+        let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+        !word(before) && !word(after)
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// OVRD aliases and secrets
+
+const ENABLE_SECRET: &str = "mcpt-Enable-9x";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ovrd_aliases_hide_real_values_and_secrets_never_show() {
+    let bed = require_testbed!();
+    let port = bed.port().to_string();
+    let down = closed_port().to_string();
+    let key = bed.dir().join("id_ed25519").display().to_string();
+    let env = [
+        // Everything at debug level, rmcp's protocol dumps included (the server caps those).
+        ("RUST_LOG", "debug,rmcp=debug,rmcp::service=trace"),
+        ("OVRD_prod_db_HOST", "127.0.0.1"),
+        ("OVRD_prod_db_PORT", port.as_str()),
+        ("OVRD_prod_db_USER", "mcptpass"),
+        ("OVRD_prod_db_PASS", PASSWORD),
+        ("OVRD_prod_db_ENABLE_PASS", ENABLE_SECRET),
+        ("OVRD_prod_sudo_HOST", "127.0.0.1"),
+        ("OVRD_prod_sudo_PORT", port.as_str()),
+        ("OVRD_prod_sudo_USER", "mcptsudo"),
+        ("OVRD_prod_sudo_SUDO_PASS", PASSWORD),
+        // A real name that only the ssh config maps to the bed (`Host *` has its HostName).
+        ("OVRD_prod_key_HOST", "mcpt-real-box"),
+        ("OVRD_prod_key_USER", "mcptkey"),
+        ("OVRD_prod_key_KEY", key.as_str()),
+        ("OVRD_prod_down_HOST", "127.0.0.1"),
+        ("OVRD_prod_down_PORT", down.as_str()),
+        ("OVRD_prod_down_USER", "mcptkey"),
+    ];
+    let s = Session::start(bed, &[], &env, Answers::default()).await;
+    let mut seen: Vec<String> = Vec::new();
+
+    let r = s
+        .ok(
+            "execute_command",
+            json!({"host": "prod_db", "command": "echo db-ok; printf '%s\\n' 'mcpt-Test-pw7'"}),
+        )
+        .await;
+    assert_eq!(r.sc["output"], json!("db-ok\n***\n"), "{}", r.text);
+    assert_eq!(r.sc["session"], json!("prod_db"), "{}", r.text);
+    assert!(
+        r.text.contains("not supported yet"),
+        "OVRD_prod_db_ENABLE_PASS is noticed: {}",
+        r.text
+    );
+    seen.push(r.all());
+    let r = s
+        .ok(
+            "execute_command",
+            json!({"host": "prod_sudo", "command": "sudo -k; sudo id -u"}),
+        )
+        .await;
+    assert_eq!(r.sc["output"], json!("0\n"), "{}", r.text);
+    seen.push(r.all());
+    // Tool arguments win over OVRD values, and are secrets too.
+    let r = s
+        .ok(
+            "execute_command",
+            json!({"host": "prod_sudo", "command": "sudo -k; sudo id -un", "sudo_password": PASSWORD, "enable_password": ENABLE_SECRET}),
+        )
+        .await;
+    assert_eq!(r.sc["output"], json!("root\n"), "{}", r.text);
+    seen.push(r.all());
+    let r = s
+        .ok(
+            "execute_command",
+            json!({"host": "prod_key", "command": "echo key-ok; sleep 1.2; echo done"}),
+        )
+        .await;
+    assert_eq!(r.sc["output"], json!("key-ok\ndone\n"), "{}", r.text);
+    seen.push(r.all());
+    let r = s
+        .ok(
+            "execute_command_async",
+            json!({"host": "prod_db", "command": "sleep 0.3; echo async-ok"}),
+        )
+        .await;
+    seen.push(r.all());
+    let id = r.sc["command_id"].as_str().unwrap().to_string();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    seen.push(
+        s.ok("get_command_status", json!({"command_id": id}))
+            .await
+            .all(),
+    );
+    seen.push(
+        s.ok("get_command_output", json!({"command_id": id}))
+            .await
+            .all(),
+    );
+    // A connection that fails: ssh's error names the real address and port.
+    let e = s
+        .err(
+            "execute_command",
+            json!({"host": "prod_down", "command": "true"}),
+        )
+        .await;
+    assert!(
+        e.text
+            .contains("connect to host prod_down: Connection refused"),
+        "ssh's own words, rewritten to the alias: {}",
+        e.text
+    );
+    seen.push(e.all());
+    // A bad override is reported without its value.
+    let e = s
+        .err(
+            "execute_command",
+            json!({"host": "prod_db", "command": "true", "username": "-oProxyCommand=x"}),
+        )
+        .await;
+    seen.push(e.all());
+    let l = s.ok("list_sessions", json!({})).await;
+    let mut hosts: Vec<&str> = l.sc["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["session"].as_str().unwrap())
+        .collect();
+    hosts.sort();
+    assert_eq!(hosts, ["prod_db", "prod_key", "prod_sudo"], "{}", l.text);
+    seen.push(l.all());
+    seen.push(s.ok("list_command_history", json!({})).await.all());
+    seen.push(s.ok("list_running_commands", json!({})).await.all());
+    // read_screen shows the terminal as it is (program output, like `whoami`, is not rewritten).
+    s.ok("read_screen", json!({"host": "prod_key"})).await;
+    let c = s.ok("close_session", json!({"host": "prod_db"})).await;
+    assert_eq!(c.sc["closed"], json!(["prod_db"]), "{}", c.text);
+    seen.push(c.all());
+    seen.push(s.ok("close_all_sessions", json!({})).await.all());
+    for p in s.human.progress.lock().unwrap().iter() {
+        seen.push(p.message.clone().unwrap_or_default());
+    }
+    let log = s.log();
+    s.stop().await;
+
+    let real = [
+        "127.0.0.1",
+        "mcptpass",
+        "mcptsudo",
+        "mcptkey",
+        "mcpt-real-box",
+        &port,
+        &down,
+        &key,
+    ];
+    for text in &seen {
+        for value in real {
+            assert!(!contains_word(text, value), "{value:?} is shown in: {text}");
+        }
+        for secret in [PASSWORD, ENABLE_SECRET] {
+            assert!(!text.contains(secret), "a secret is shown in: {text}");
+        }
+    }
+    assert!(log.contains("DEBUG"), "RUST_LOG=debug logged nothing");
+    for line in log.lines() {
+        for secret in [PASSWORD, ENABLE_SECRET] {
+            assert!(
+                !line.contains(secret),
+                "a secret is in the log: {line:.300}"
+            );
+        }
+        // Debug lines may name the real destination (argv); info and above never do.
+        if !line.contains(" DEBUG ") && !line.contains(" TRACE ") {
+            for value in real {
+                assert!(!contains_word(line, value), "{value:?} logged: {line:.300}");
+            }
+        }
+    }
+}
