@@ -66,7 +66,13 @@ pub fn take_secret_env(var: Option<&str>) -> Option<Secret> {
     let value = std::env::var(var).ok()?;
     // SAFETY: called from main before the async runtime starts any thread.
     unsafe { std::env::remove_var(var) };
-    Secret::new(value)
+    match Secret::parse(value) {
+        Ok(s) => s,
+        Err(why) => {
+            eprintln!("mcp-ssh-session: ${var} is ignored: {why}");
+            None
+        }
+    }
 }
 
 /// `exec`: one command, output to stdout, the remote exit code as ours.

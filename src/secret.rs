@@ -24,6 +24,19 @@ impl Secret {
         (!value.is_empty()).then_some(Secret(value))
     }
 
+    /// A secret from outside (a tool argument, an environment variable): empty means none,
+    /// and a line break is refused, because typed at a prompt it would end the answer and
+    /// turn the rest into input for whatever reads next (a shell).
+    pub fn parse(value: impl Into<String>) -> Result<Option<Self>, &'static str> {
+        let value = Zeroizing::new(value.into());
+        if value.contains(['\n', '\r']) {
+            return Err(
+                "a secret cannot contain a line break (it is typed at a prompt, where Enter ends it)",
+            );
+        }
+        Ok((!value.is_empty()).then(|| Secret(value)))
+    }
+
     /// The clear text, for writing to a PTY prompt only.
     pub fn expose(&self) -> &str {
         &self.0
@@ -71,12 +84,12 @@ impl serde::de::Visitor<'_> for SecretVisitor {
     }
 
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Secret::new(v))
+        Secret::parse(v).map_err(E::custom)
     }
 
     fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
         // Moved, not copied: the buffer that held the value is the one wiped on drop.
-        Ok(Secret::new(v))
+        Secret::parse(v).map_err(E::custom)
     }
 }
 
@@ -167,6 +180,8 @@ mod tests {
         }
         let e = serde_json::from_str::<P>(r#"{"password": 5}"#).unwrap_err();
         assert!(e.to_string().contains("a string"), "{e}");
+        let e = serde_json::from_str::<P>(r#"{"password": "pw\nrm -rf ~"}"#).unwrap_err();
+        assert!(e.to_string().contains("line break"), "{e}");
         let s: Secret = serde_json::from_value(serde_json::json!("x1")).unwrap();
         assert_eq!(s.expose(), "x1");
     }

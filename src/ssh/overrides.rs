@@ -73,12 +73,19 @@ impl Overrides {
         }))
     }
 
-    /// From `(name, value)` pairs; names without the `OVRD_` prefix and empty values are ignored.
+    /// From `(name, value)` pairs; names without the `OVRD_` prefix and empty values are
+    /// ignored, values with a line break are refused (named in a warning, never shown).
     pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
         let vars = pairs
             .into_iter()
             .filter(|(k, _)| crate::secret::is_secret_env(k))
-            .filter_map(|(k, v)| Some((k, Secret::new(v)?)))
+            .filter_map(|(k, v)| match Secret::parse(v) {
+                Ok(s) => Some((k, s?)),
+                Err(why) => {
+                    tracing::warn!(variable = %k, "ignored: {why}");
+                    None
+                }
+            })
             .collect();
         Overrides { vars }
     }
@@ -123,6 +130,7 @@ mod tests {
                 ("OVRD_prod_db_HOST", "10.0.0.5"),
                 ("OVRD_prod_db_SUDO_PASS", "s3cret-sudo"),
                 ("OVRD_empty_PASS", ""),
+                ("OVRD_two_PASS", "a\nb"),
                 ("PATH", "/bin"),
             ]
             .map(|(k, v)| (k.to_string(), v.to_string())),
@@ -138,7 +146,7 @@ mod tests {
         // `OVRD_prod_db_SUDO_PASS` is also `OVRD_{prod_db_SUDO}_PASS`, as in the Python tool.
         assert!(o.get("prod_db_SUDO", Field::Pass).is_some());
         assert!(o.names_alias("prod_db"));
-        assert!(!o.names_alias("empty") && !o.names_alias("prod"));
+        assert!(!o.names_alias("empty") && !o.names_alias("prod") && !o.names_alias("two"));
         let d = format!("{o:?}");
         assert!(!d.contains("10.0.0.5") && !d.contains("s3cret"), "{d}");
     }
