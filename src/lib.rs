@@ -10,12 +10,14 @@
 //! - [`mcp`]: the MCP tools over stdio.
 //! - [`cli`]: the command-line front end.
 
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod error;
 pub mod expect;
 pub mod jobs;
 pub mod mcp;
+pub mod policy;
 pub mod pty;
 pub mod secret;
 pub mod session;

@@ -1,13 +1,17 @@
 //! Thin binary: parse arguments, log to stderr, then serve MCP or run `exec`.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
+use mcp_ssh_session::audit::AuditLog;
 use mcp_ssh_session::cli::{Cli, Command, exec, take_secret_env};
 use mcp_ssh_session::config::Config;
-use mcp_ssh_session::mcp::SshServer;
+use mcp_ssh_session::error::Error;
+use mcp_ssh_session::mcp::{Guard, SshServer};
+use mcp_ssh_session::policy::Policy;
 use mcp_ssh_session::session::{ExecRequest, SessionManager};
 use rmcp::ServiceExt;
 
@@ -70,7 +74,13 @@ fn main() -> ExitCode {
                 };
                 exec(config, req).await
             }
-            None => serve(config).await,
+            None => match guard(cli.audit_log, cli.policy) {
+                Ok(guard) => serve(config, guard).await,
+                Err(e) => {
+                    eprintln!("mcp-ssh-session: {e}");
+                    ExitCode::from(2)
+                }
+            },
         }
     });
     // stdin may still be blocked in a read; do not wait for it.
@@ -116,7 +126,25 @@ fn no_core_dumps() {
     }
 }
 
-async fn serve(config: Config) -> ExitCode {
+/// The audit log and the policy, from the flags or MCP_SSH_AUDIT_LOG / MCP_SSH_POLICY.
+fn guard(audit_log: Option<PathBuf>, policy: Option<PathBuf>) -> Result<Arc<Guard>, Error> {
+    let from_env = |flag: Option<PathBuf>, var: &str| {
+        flag.or_else(|| {
+            std::env::var_os(var)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        })
+    };
+    let audit = from_env(audit_log, "MCP_SSH_AUDIT_LOG")
+        .map(|p| AuditLog::open(&p))
+        .transpose()?;
+    let policy = from_env(policy, "MCP_SSH_POLICY")
+        .map(|p| Policy::load(&p))
+        .transpose()?;
+    Ok(Arc::new(Guard::new(audit, policy)))
+}
+
+async fn serve(config: Config, guard: Arc<Guard>) -> ExitCode {
     let engine = match SessionManager::new(config) {
         Ok(e) => Arc::new(e),
         Err(e) => {
@@ -124,7 +152,7 @@ async fn serve(config: Config) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let server = SshServer::new(engine.clone());
+    let server = SshServer::with_guard(engine.clone(), guard.clone());
     let running = match server.serve(rmcp::transport::stdio()).await {
         Ok(r) => r,
         Err(e) => {
@@ -149,7 +177,8 @@ async fn serve(config: Config) -> ExitCode {
         _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
         _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
     }
-    // No master outlives the server.
+    // No master outlives the server; the audit log reaches the disk.
     engine.close_all().await;
+    guard.close();
     ExitCode::SUCCESS
 }

@@ -459,3 +459,291 @@ async fn ovrd_aliases_hide_real_values_and_secrets_never_show() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Audit log
+
+fn audit_lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_log_records_each_call_without_secrets_or_output() {
+    let bed = require_testbed!();
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let port = bed.port().to_string();
+    let env = [
+        ("MCP_SSH_AUDIT_LOG", audit.to_str().unwrap()),
+        ("OVRD_audit_db_HOST", "127.0.0.1"),
+        ("OVRD_audit_db_PORT", port.as_str()),
+        ("OVRD_audit_db_USER", "mcptpass"),
+        ("OVRD_audit_db_PASS", PASSWORD),
+    ];
+    let s = Session::start(bed, &[], &env, Answers::default()).await;
+    let r = s
+        .ok(
+            "execute_command",
+            json!({"host": "fixture", "command": "printf '%s%s\\n' AUD OUT; exit 3"}),
+        )
+        .await;
+    assert_eq!(r.sc["output"], json!("AUDOUT\n"));
+    s.ok(
+        "execute_command",
+        json!({"host": "audit_db", "command": "echo mcpt-Test-pw7 >/dev/null"}),
+    )
+    .await;
+    let bg = s
+        .ok(
+            "execute_command_async",
+            json!({"host": "fixture", "command": "cat"}),
+        )
+        .await;
+    let id = bg.sc["command_id"].as_str().unwrap().to_string();
+    s.ok(
+        "send_input",
+        json!({"command_id": id, "input_text": "typed-secret-ish\\n"}),
+    )
+    .await;
+    s.ok("interrupt_command_by_id", json!({"command_id": id}))
+        .await;
+    s.err("execute_command", json!({"host": "-oX", "command": "true"}))
+        .await;
+    // Reading the server's own records is not audited.
+    s.ok("list_command_history", json!({})).await;
+    s.stop().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&audit).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let text = std::fs::read_to_string(&audit).unwrap();
+    for leak in [
+        "AUDOUT",
+        PASSWORD,
+        "typed-secret-ish",
+        "127.0.0.1",
+        "mcptpass",
+    ] {
+        assert!(!text.contains(leak), "{leak:?} in the audit log:\n{text}");
+    }
+    let lines = audit_lines(&audit);
+    let tools: Vec<&str> = lines.iter().map(|l| l["tool"].as_str().unwrap()).collect();
+    assert_eq!(
+        tools,
+        [
+            "execute_command",
+            "execute_command",
+            "execute_command_async",
+            "send_input",
+            "interrupt_command_by_id",
+            "execute_command"
+        ],
+        "{text}"
+    );
+    let first = &lines[0];
+    assert_eq!(first["host"], json!("fixture"));
+    assert_eq!(first["command"], json!("printf '%s%s\\n' AUD OUT; exit 3"));
+    assert_eq!(first["status"], json!("completed"));
+    assert_eq!(first["exit_code"], json!(3));
+    assert_eq!(first["bytes"], json!(7));
+    assert!(first["duration_ms"].is_u64() && first["time"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(lines[1]["host"], json!("audit_db"));
+    assert_eq!(lines[1]["command"], json!("echo *** >/dev/null"));
+    assert_eq!(lines[3]["command_id"], json!(id));
+    assert_eq!(lines[3]["bytes"], json!(18));
+    assert!(lines[3].get("command").is_none(), "{}", lines[3]);
+    assert_eq!(lines[5]["status"], json!("error"));
+    assert!(
+        lines[5]["error"].as_str().unwrap().contains("invalid host"),
+        "{}",
+        lines[5]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Policy
+
+fn policy_file(dir: &Path, text: &str) -> String {
+    let p = dir.join("policy.toml");
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+const POLICY: &str = r#"
+allowed_hosts = ["fixture", "fixture-s*"]
+deny = ["rm -rf /", "reboot", "dd of=/dev/*"]
+confirm = ["touch *"]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_refuses_denied_commands_and_unlisted_hosts_naming_the_rule() {
+    let bed = require_testbed!();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = policy_file(dir.path(), POLICY);
+    let audit = dir.path().join("audit.jsonl");
+    let s = Session::start(
+        bed,
+        &["--policy", &policy, "--audit-log", audit.to_str().unwrap()],
+        &[],
+        Answers::default(),
+    )
+    .await;
+    let r = s
+        .ok(
+            "execute_command",
+            json!({"host": "fixture", "command": "echo allowed"}),
+        )
+        .await;
+    assert_eq!(r.sc["output"], json!("allowed\n"));
+    let e = s
+        .err(
+            "execute_command",
+            json!({"host": "fixture", "command": "echo x && sudo /sbin/reboot"}),
+        )
+        .await;
+    assert!(
+        e.text
+            .contains("`/sbin/reboot` matches the policy's deny rule \"reboot\""),
+        "{}",
+        e.text
+    );
+    let e = s
+        .err(
+            "execute_command",
+            json!({"host": "fixture", "command": "sh -c 'dd if=/dev/zero of=/dev/sda'"}),
+        )
+        .await;
+    assert!(e.text.contains("dd of=/dev/*"), "{}", e.text);
+    let e = s
+        .err(
+            "execute_command",
+            json!({"host": "fixture-dash", "command": "true"}),
+        )
+        .await;
+    assert!(e.text.contains("allowed_hosts"), "{}", e.text);
+    // A confirm rule without a client that can ask: refused, naming the rule.
+    let e = s
+        .err(
+            "execute_command",
+            json!({"host": "fixture", "command": "touch /tmp/mcpt-policy-noask"}),
+        )
+        .await;
+    assert!(
+        e.text.contains("confirm rule \"touch *\"") && e.text.contains("no form elicitation"),
+        "{}",
+        e.text
+    );
+    assert!(!Path::new("/tmp/mcpt-policy-noask").exists());
+    // Typed input is checked too.
+    s.ok(
+        "execute_command",
+        json!({"host": "fixture", "command": "true"}),
+    )
+    .await;
+    let e = s
+        .err(
+            "send_input_by_session",
+            json!({"host": "fixture", "input_text": "reboot\n"}),
+        )
+        .await;
+    assert!(e.text.contains("deny rule"), "{}", e.text);
+    s.stop().await;
+    let lines = audit_lines(&audit);
+    let refused: Vec<&Value> = lines.iter().filter(|l| l["status"] == "refused").collect();
+    assert_eq!(refused.len(), 5, "{lines:?}");
+    assert!(
+        refused[0]["policy"].as_str().unwrap().contains("deny rule"),
+        "{}",
+        refused[0]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_confirm_rules_ask_the_user() {
+    let bed = require_testbed!();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = policy_file(dir.path(), POLICY);
+    let marker = dir.path().join("approved");
+    let _ = std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    );
+    for approve in [false, true] {
+        let answers = Answers {
+            modes: vec!["form"],
+            approve: Some(approve),
+            ..Answers::default()
+        };
+        let s = Session::start(bed, &["--policy", &policy], &[], answers).await;
+        let command = format!("touch {}", marker.display());
+        let r = s
+            .call(
+                "execute_command",
+                json!({"host": "fixture", "command": command}),
+            )
+            .await;
+        let asked = s.human.asked.lock().unwrap().clone();
+        assert_eq!(asked.len(), 1, "{asked:?}");
+        let ElicitRequestParams::FormElicitationParams { message, .. } = &asked[0] else {
+            panic!("{asked:?}")
+        };
+        assert!(
+            message.contains(&command) && message.contains("fixture"),
+            "{message}"
+        );
+        assert_eq!(r.is_error, !approve, "{}", r.text);
+        assert_eq!(marker.exists(), approve, "{}", r.text);
+        if !approve {
+            assert!(r.text.contains("did not approve"), "{}", r.text);
+        }
+        s.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_policy_runs_only_the_allow_list() {
+    let bed = require_testbed!();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = policy_file(
+        dir.path(),
+        "read_only = true\nallow = [\"ls *\", \"cat *\", \"id -u\"]\n",
+    );
+    let s = Session::start(bed, &["--policy", &policy], &[], Answers::default()).await;
+    let r = s
+        .ok(
+            "execute_command",
+            json!({"host": "fixture", "command": "ls / | cat; id -u"}),
+        )
+        .await;
+    assert_eq!(r.sc["exit_code"], json!(0), "{}", r.text);
+    for (command, why) in [
+        ("rm -f /tmp/x", "not on its allow list"),
+        ("ls > /tmp/mcpt-ro", "writes to"),
+        ("id", "not on its allow list"),
+    ] {
+        let e = s
+            .err(
+                "execute_command",
+                json!({"host": "fixture", "command": command}),
+            )
+            .await;
+        assert!(
+            e.text.contains(why) && e.text.contains("read_only"),
+            "{command}: {}",
+            e.text
+        );
+    }
+    let e = s
+        .err(
+            "send_keys",
+            json!({"host": "fixture", "keys": "rm x<enter>"}),
+        )
+        .await;
+    assert!(e.text.contains("read-only"), "{}", e.text);
+    s.stop().await;
+}

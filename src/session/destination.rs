@@ -317,6 +317,7 @@ impl Destination {
                 password: c.password,
                 timeout: c.config.connect_timeout,
                 label: &label,
+                known_hosts: Some(c.runtime.path().join("known_hosts")),
             },
             cancel,
         )

@@ -13,6 +13,7 @@ use crate::jobs::{Job, JobRegistry, OutputBuffer, Waited};
 use crate::secret::{Secret, redact};
 use crate::session::destination::{Connect, Destination, MasterLease, SessionKey};
 use crate::session::shell::{RunOptions, ShellHandle};
+use crate::ssh::ask;
 use crate::ssh::overrides::{Field, Overrides};
 use crate::ssh::{RuntimeDir, Shown, SshProgram, Target};
 
@@ -222,18 +223,15 @@ impl SessionManager {
         let named = self.named(host, username, port, key_filename)?;
         let password = self.login_password(host, password);
         let dest = self.destination(&named);
-        let lease = dest
-            .master(
-                &Connect {
-                    config: &self.config,
-                    ssh: &self.ssh,
-                    runtime: &self.runtime,
-                    target: &named.target,
-                    password: password.as_ref(),
-                },
-                cancel,
-            )
-            .await;
+        let connect = Connect {
+            config: &self.config,
+            ssh: &self.ssh,
+            runtime: &self.runtime,
+            target: &named.target,
+            password: password.as_ref(),
+        };
+        // A human asked during the login sees only what may be shown.
+        let lease = ask::scrubbed(named.shown.clone(), dest.master(&connect, cancel)).await;
         if lease.is_err() {
             self.forget_if_empty(&dest);
         }
@@ -262,18 +260,14 @@ impl SessionManager {
         let password = self.login_password(&req.host, req.password.as_ref());
         let sudo_password = self.sudo_password(&req.host, req.sudo_password.as_ref(), &req.command);
         let dest = self.destination(&named);
-        let acquired = dest
-            .acquire(
-                &Connect {
-                    config: &self.config,
-                    ssh: &self.ssh,
-                    runtime: &self.runtime,
-                    target: &named.target,
-                    password: password.as_ref(),
-                },
-                cancel,
-            )
-            .await;
+        let connect = Connect {
+            config: &self.config,
+            ssh: &self.ssh,
+            runtime: &self.runtime,
+            target: &named.target,
+            password: password.as_ref(),
+        };
+        let acquired = ask::scrubbed(named.shown.clone(), dest.acquire(&connect, cancel)).await;
         let acquired = match acquired {
             Ok(a) => a,
             Err(e) => {

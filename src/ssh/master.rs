@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::expect::{PromptKind, classify};
 use crate::pty::PtyProcess;
 use crate::secret::Secret;
+use crate::ssh::ask;
 use crate::ssh::resolve::first_lines;
 use crate::ssh::watch::CreationWatch;
 use crate::ssh::{Resolved, SshProgram, Target};
@@ -48,6 +49,8 @@ pub struct MasterStart<'a> {
     pub timeout: Duration,
     /// `user@host:port`, for messages.
     pub label: &'a str,
+    /// This run's known_hosts file, where a host key the human accepts is recorded.
+    pub known_hosts: Option<PathBuf>,
 }
 
 impl Master {
@@ -75,6 +78,14 @@ impl Master {
                 .opt("ServerAliveInterval", 15)
                 .opt("ServerAliveCountMax", 4);
         }
+        // A host key the human accepts "for this run" goes to this run's file (see ask::host_key).
+        let known_hosts = s
+            .known_hosts
+            .as_deref()
+            .and_then(|k| ask::session_known_hosts(s.resolved, k));
+        if let Some((files, _)) = &known_hosts {
+            argv = argv.opt("UserKnownHostsFile", files);
+        }
         let argv = argv.target_options(s.target).destination(&s.target.host);
         tracing::debug!(argv = %argv.display(), "starting ControlMaster");
         let (mut proc, mut rx) =
@@ -93,7 +104,10 @@ impl Master {
         // Prompts answered so far: the same prompt again means the secret was rejected; a
         // different one (a ProxyJump host, a key passphrase, then a password) gets an answer.
         let mut answered: Vec<String> = Vec::new();
-        let deadline = tokio::time::Instant::now() + s.timeout;
+        let mut deadline = tokio::time::Instant::now() + s.timeout;
+        // Copies a key the human accepted into known_hosts when the login is over.
+        let mut _save_key = None;
+        let mut touch = ask::TouchWatch::default();
         // Generic questions ("Verification code:") are only trusted once output has settled.
         let settle = Duration::from_millis(400);
         let mut pending_question: Option<(tokio::time::Instant, String)> = None;
@@ -118,6 +132,7 @@ impl Master {
                     stripper.feed(&bytes, &mut events);
                     for e in &events {
                         if let Event::Text(t) = e {
+                            touch.see(&dest, t);
                             lines_seen += t.matches('\n').count();
                             screen.push_str(t);
                             if screen.len() > 16 * 1024 {
@@ -135,22 +150,46 @@ impl Master {
                     let Some(prompt) = classify(&partial, &screen) else { continue };
                     match prompt.kind {
                         PromptKind::HostKey { key_type, fingerprint } => {
-                            break Err(Error::HostKey {
-                                dest: dest.clone(),
-                                detail: unknown_key_detail(key_type.as_deref(), fingerprint.as_deref(), &s.target.host),
-                            });
+                            let asked_at = tokio::time::Instant::now();
+                            let q = ask::HostKeyQuestion { dest: dest.clone(), key_type: key_type.clone(), fingerprint: fingerprint.clone() };
+                            let answer = ask::host_key(q, known_hosts.as_ref().map(|k| &k.1)).await;
+                            deadline += asked_at.elapsed();
+                            match answer {
+                                Ok((bytes, save)) => {
+                                    _save_key = save;
+                                    if let Err(e) = proc.write_all(bytes) {
+                                        break Err(Error::Connect { dest: dest.clone(), detail: format!("could not answer the host-key question: {e}") });
+                                    }
+                                    answered_line = Some(lines_seen);
+                                }
+                                Err(why) => break Err(Error::HostKey {
+                                    dest: dest.clone(),
+                                    detail: unknown_key_detail(key_type.as_deref(), fingerprint.as_deref(), &s.target.host) + &why,
+                                }),
+                            }
                         }
                         PromptKind::Password | PromptKind::SudoPassword | PromptKind::Passphrase => {
                             let is_passphrase = prompt.kind == PromptKind::Passphrase;
-                            match s.password {
+                            // Nothing given: the human may type it in a one-time local page.
+                            let asked = match s.password {
+                                None if !answered.contains(&prompt.text) && answered.len() < 3 => {
+                                    let asked_at = tokio::time::Instant::now();
+                                    let what = if is_passphrase { "a key passphrase" } else { "a password" };
+                                    let a = ask::secret(ask::SecretQuestion { dest: dest.clone(), what, prompt: prompt.text.clone() }).await.ok();
+                                    deadline += asked_at.elapsed();
+                                    a
+                                }
+                                _ => None,
+                            };
+                            match s.password.or(asked.as_ref()) {
                                 None => break Err(Error::AuthNeeded {
                                     dest: dest.clone(),
                                     what: if is_passphrase { "a key passphrase" } else { "a password" },
                                     prompt: prompt.text.clone(),
                                     hint: if is_passphrase {
-                                        "Load the key into ssh-agent (ssh-add), or pass the passphrase as `password`."
+                                        "Load the key into ssh-agent (ssh-add), pass the passphrase as `password` or set OVRD_<host>_PASS; an MCP client with URL elicitation lets the user type it in a one-time local page."
                                     } else {
-                                        "Pass `password`, or set up key authentication (ssh-agent, IdentityFile in ~/.ssh/config)."
+                                        "Pass `password`, set OVRD_<host>_PASS, or set up key authentication (ssh-agent, IdentityFile in ~/.ssh/config); an MCP client with URL elicitation lets the user type it in a one-time local page."
                                     },
                                 }),
                                 Some(_) if answered.contains(&prompt.text) || answered.len() >= 3 => break Err(Error::AuthFailed {
@@ -177,6 +216,17 @@ impl Master {
                 }
                 _ = async { tokio::time::sleep_until(question_due.unwrap()).await }, if question_due.is_some() => {
                     let text = pending_question.take().map(|(_, t)| t).unwrap_or_default();
+                    // A question nothing else answers (keyboard-interactive): the human may.
+                    let asked_at = tokio::time::Instant::now();
+                    let asked = ask::secret(ask::SecretQuestion { dest: dest.clone(), what: "an answer", prompt: text.clone() }).await;
+                    deadline += asked_at.elapsed();
+                    if let Ok(answer) = asked {
+                        if let Err(e) = type_secret(&mut proc, &answer) {
+                            break Err(Error::Connect { dest: dest.clone(), detail: format!("could not answer the prompt: {e}") });
+                        }
+                        answered_line = Some(lines_seen);
+                        continue;
+                    }
                     break Err(Error::AuthNeeded {
                         dest: dest.clone(),
                         what: "an answer we cannot give",

@@ -2,6 +2,7 @@
 //! `ssh -G` resolution, the private runtime directory and the ControlMaster.
 
 pub mod argv;
+pub mod ask;
 pub mod master;
 pub mod overrides;
 pub mod resolve;
