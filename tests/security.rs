@@ -14,6 +14,7 @@ use common::testbed::{PASSWORD, TestBed};
 use rmcp::model::{
     CallToolRequestParams, ClientCapabilities, ElicitRequestParams, ElicitResult,
     ElicitationAction, Implementation, InitializeRequestParams, ProgressNotificationParam,
+    ProtocolVersion,
 };
 use rmcp::service::{
     ClientLifecycleMode, ClientServiceExt, NotificationContext, RequestContext, RunningService,
@@ -263,6 +264,13 @@ impl Session {
         r
     }
 
+    /// execute_command that must fail; its text.
+    async fn refused(&self, host: &str, command: &str) -> String {
+        self.err("execute_command", json!({"host": host, "command": command}))
+            .await
+            .text
+    }
+
     async fn stop(self) {
         let _ = self.client.cancel().await;
     }
@@ -380,19 +388,13 @@ async fn ovrd_aliases_hide_real_values_and_secrets_never_show() {
             .all(),
     );
     // A connection that fails: ssh's error names the real address and port.
-    let e = s
-        .err(
-            "execute_command",
-            json!({"host": "prod_down", "command": "true"}),
-        )
-        .await;
+    let e = s.refused("prod_down", "true").await;
     assert!(
-        e.text
-            .contains("connect to host prod_down: Connection refused"),
+        e.contains("connect to host prod_down: Connection refused"),
         "ssh's own words, rewritten to the alias: {}",
-        e.text
+        e
     );
-    seen.push(e.all());
+    seen.push(e.clone());
     // A bad override is reported without its value.
     let e = s
         .err(
@@ -600,43 +602,24 @@ async fn policy_refuses_denied_commands_and_unlisted_hosts_naming_the_rule() {
         )
         .await;
     assert_eq!(r.sc["output"], json!("allowed\n"));
-    let e = s
-        .err(
-            "execute_command",
-            json!({"host": "fixture", "command": "echo x && sudo /sbin/reboot"}),
-        )
-        .await;
+    let e = s.refused("fixture", "echo x && sudo /sbin/reboot").await;
     assert!(
-        e.text
-            .contains("`/sbin/reboot` matches the policy's deny rule \"reboot\""),
+        e.contains("`/sbin/reboot` matches the policy's deny rule \"reboot\""),
         "{}",
-        e.text
+        e
     );
     let e = s
-        .err(
-            "execute_command",
-            json!({"host": "fixture", "command": "sh -c 'dd if=/dev/zero of=/dev/sda'"}),
-        )
+        .refused("fixture", "sh -c 'dd if=/dev/zero of=/dev/sda'")
         .await;
-    assert!(e.text.contains("dd of=/dev/*"), "{}", e.text);
-    let e = s
-        .err(
-            "execute_command",
-            json!({"host": "fixture-dash", "command": "true"}),
-        )
-        .await;
-    assert!(e.text.contains("allowed_hosts"), "{}", e.text);
+    assert!(e.contains("dd of=/dev/*"), "{}", e);
+    let e = s.refused("fixture-dash", "true").await;
+    assert!(e.contains("allowed_hosts"), "{}", e);
     // A confirm rule without a client that can ask: refused, naming the rule.
-    let e = s
-        .err(
-            "execute_command",
-            json!({"host": "fixture", "command": "touch /tmp/mcpt-policy-noask"}),
-        )
-        .await;
+    let e = s.refused("fixture", "touch /tmp/mcpt-policy-noask").await;
     assert!(
-        e.text.contains("confirm rule \"touch *\"") && e.text.contains("no form elicitation"),
+        e.contains("confirm rule \"touch *\"") && e.contains("no form elicitation"),
         "{}",
-        e.text
+        e
     );
     assert!(!Path::new("/tmp/mcpt-policy-noask").exists());
     // Typed input is checked too.
@@ -726,16 +709,11 @@ async fn read_only_policy_runs_only_the_allow_list() {
         ("ls > /tmp/mcpt-ro", "writes to"),
         ("id", "not on its allow list"),
     ] {
-        let e = s
-            .err(
-                "execute_command",
-                json!({"host": "fixture", "command": command}),
-            )
-            .await;
+        let e = s.refused("fixture", command).await;
         assert!(
-            e.text.contains(why) && e.text.contains("read_only"),
+            e.contains(why) && e.contains("read_only"),
             "{command}: {}",
-            e.text
+            e
         );
     }
     let e = s
@@ -745,5 +723,240 @@ async fn read_only_policy_runs_only_the_allow_list() {
         )
         .await;
     assert!(e.text.contains("read-only"), "{}", e.text);
+    s.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// A human answers login questions
+
+fn host_key_asker(choice: &'static str) -> Answers {
+    Answers {
+        modes: vec!["form"],
+        host_key: Some(choice),
+        ..Answers::default()
+    }
+}
+
+fn modern() -> ClientLifecycleMode {
+    ClientLifecycleMode::Discover {
+        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+    }
+}
+
+/// The form messages the human was shown.
+fn forms(s: &Session) -> Vec<String> {
+    s.human
+        .asked
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|a| match a {
+            ElicitRequestParams::FormElicitationParams { message, .. } => Some(message.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_host_key_accepted_for_this_run_or_refused() {
+    let bed = require_testbed!();
+    let empty = bed.dir().join("known_hosts_empty");
+    // Accepted for this run: the command runs, known_hosts is untouched.
+    let s = Session::start(bed, &[], &[], host_key_asker("accept_once")).await;
+    let r = s
+        .ok(
+            "execute_command",
+            json!({"host": "fixture-unknown", "command": "echo trusted"}),
+        )
+        .await;
+    assert_eq!(r.sc["output"], json!("trusted\n"), "{}", r.text);
+    let asked = forms(&s);
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert!(
+        asked[0].contains(bed.host_key_fingerprint()) && asked[0].contains("ED25519"),
+        "{}",
+        asked[0]
+    );
+    assert_eq!(std::fs::read_to_string(&empty).unwrap(), "");
+    // A new master of the same run trusts it without asking again.
+    s.ok("close_session", json!({"host": "fixture-unknown"}))
+        .await;
+    s.ok(
+        "execute_command",
+        json!({"host": "fixture-unknown", "command": "true"}),
+    )
+    .await;
+    assert_eq!(forms(&s).len(), 1);
+    s.stop().await;
+
+    // Refused by the human.
+    let s = Session::start(bed, &[], &[], host_key_asker("refuse")).await;
+    let e = s.refused("fixture-unknown", "true").await;
+    assert!(
+        e.contains("The user refused the key") && e.contains(bed.host_key_fingerprint()),
+        "{}",
+        e
+    );
+    s.stop().await;
+
+    // A client that cannot ask: today's refusal, with the fingerprint and what to do.
+    let s = Session::start(bed, &[], &[], Answers::default()).await;
+    let e = s.refused("fixture-unknown", "true").await;
+    assert!(
+        e.contains("never accepted automatically") && e.contains(bed.host_key_fingerprint()),
+        "{}",
+        e
+    );
+    s.stop().await;
+
+    // A changed key is refused, never asked about.
+    let s = Session::start(bed, &[], &[], host_key_asker("accept_once")).await;
+    let e = s.refused("fixture-changed", "true").await;
+    assert!(e.contains("CHANGED"), "{}", e);
+    assert!(forms(&s).is_empty());
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_host_key_accepted_and_saved() {
+    // A private bed: this test writes the key into its known_hosts_empty.
+    let bed = common::require_private_testbed!();
+    let empty = bed.dir().join("known_hosts_empty");
+    let s = Session::start(&bed, &[], &[], host_key_asker("accept_and_save")).await;
+    let r = s
+        .ok(
+            "execute_command",
+            json!({"host": "fixture-unknown", "command": "echo saved"}),
+        )
+        .await;
+    assert_eq!(r.sc["output"], json!("saved\n"), "{}", r.text);
+    s.stop().await;
+    let saved = std::fs::read_to_string(&empty).unwrap();
+    assert!(
+        saved.contains(&format!("[127.0.0.1]:{}", bed.port())) && saved.contains("ssh-ed25519"),
+        "{saved}"
+    );
+    // Another server run needs no one to ask.
+    let s = Session::start(&bed, &[], &[], Answers::default()).await;
+    s.ok(
+        "execute_command",
+        json!({"host": "fixture-unknown", "command": "true"}),
+    )
+    .await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_and_passphrase_through_the_one_time_page() {
+    let bed = require_testbed!();
+    let answers = Answers {
+        modes: vec!["form", "url"],
+        url_secret: Some(PASSWORD.to_string()),
+        ..Answers::default()
+    };
+    let s = Session::start(bed, &[], &[], answers).await;
+    for (host, user) in [
+        ("fixture-pass", "mcptpass"),
+        ("fixture-passphrase", "mcptkey"),
+    ] {
+        let r = s
+            .ok(
+                "execute_command",
+                json!({"host": host, "command": "whoami"}),
+            )
+            .await;
+        assert_eq!(r.sc["output"], json!(format!("{user}\n")), "{}", r.text);
+    }
+    let asked = s.human.asked.lock().unwrap().clone();
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    for a in &asked {
+        let ElicitRequestParams::UrlElicitationParams { url, message, .. } = a else {
+            panic!("a secret must be asked through a URL, never a form: {a:?}")
+        };
+        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+        assert!(!message.contains(PASSWORD));
+    }
+    // The page was single-use: it is gone.
+    let ElicitRequestParams::UrlElicitationParams { url, .. } = &asked[0] else {
+        unreachable!()
+    };
+    assert!(
+        post_form(url, "again").await.is_err(),
+        "the page still answers"
+    );
+    let log = s.log();
+    s.stop().await;
+    assert!(!log.contains(PASSWORD));
+
+    // Without URL mode: the fast failure, naming the ways to give the password.
+    let s = Session::start(bed, &[], &[], host_key_asker("refuse")).await;
+    let e = s.refused("fixture-pass", "true").await;
+    assert!(
+        e.contains("asked for a password")
+            && e.contains("OVRD_<host>_PASS")
+            && e.contains("ssh-agent"),
+        "{}",
+        e
+    );
+    assert!(s.human.asked.lock().unwrap().is_empty());
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn input_required_rounds_on_protocol_2026_07_28() {
+    let bed = require_testbed!();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = policy_file(dir.path(), "confirm = [\"echo confirmed\"]\n");
+    let answers = Answers {
+        modes: vec!["form", "url"],
+        host_key: Some("accept_once"),
+        approve: Some(true),
+        url_secret: Some(PASSWORD.to_string()),
+    };
+    let s = Session::start_with(
+        bed.ssh_config(),
+        &["--policy", &policy],
+        &[],
+        answers,
+        modern(),
+    )
+    .await;
+    // A host key, then a confirmation, then a password: each a round of the same call.
+    let r = s
+        .ok(
+            "execute_command",
+            json!({"host": "fixture-unknown", "command": "echo confirmed"}),
+        )
+        .await;
+    assert_eq!(r.sc["output"], json!("confirmed\n"), "{}", r.text);
+    let r = s
+        .ok(
+            "execute_command",
+            json!({"host": "fixture-pass", "command": "whoami"}),
+        )
+        .await;
+    assert_eq!(r.sc["output"], json!("mcptpass\n"), "{}", r.text);
+    let asked = s.human.asked.lock().unwrap().clone();
+    assert_eq!(asked.len(), 3, "{asked:?}");
+    assert!(matches!(
+        asked[2],
+        ElicitRequestParams::UrlElicitationParams { .. }
+    ));
+    // A retry with a made-up request state finds nothing to resume.
+    let mut forged = CallToolRequestParams::new("execute_command").with_arguments(
+        json!({"host": "fixture", "command": "true"})
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    forged.request_state = Some("0123456789abcdef".into());
+    let r = s.client.call_tool(forged).await.unwrap();
+    assert_eq!(r.is_error, Some(true));
+    s.stop().await;
+
+    // A 2026-07-28 client without elicitation: the clear refusal.
+    let s = Session::start_with(bed.ssh_config(), &[], &[], Answers::default(), modern()).await;
+    let e = s.refused("fixture-unknown", "true").await;
+    assert!(e.contains("never accepted automatically"), "{}", e);
     s.stop().await;
 }

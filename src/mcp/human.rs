@@ -73,6 +73,20 @@ impl Human {
         }
     }
 
+    /// A form elicitation.
+    async fn form(
+        &self,
+        message: String,
+        schema: ElicitationSchema,
+    ) -> Result<ElicitResult, String> {
+        let params = ElicitRequestParams::FormElicitationParams {
+            meta: None,
+            message,
+            requested_schema: schema,
+        };
+        self.elicit(params, FORM_TIME).await
+    }
+
     /// Asks the human to approve or deny in a form: true only for an explicit approval.
     pub async fn confirm(&self, message: String) -> Result<bool, String> {
         if !self.form {
@@ -85,16 +99,7 @@ impl Human {
             .description("Approve or deny")
             .build()
             .map_err(str::to_string)?;
-        let r = self
-            .elicit(
-                ElicitRequestParams::FormElicitationParams {
-                    meta: None,
-                    message,
-                    requested_schema: schema,
-                },
-                FORM_TIME,
-            )
-            .await?;
+        let r = self.form(message, schema).await?;
         Ok(r.action == ElicitationAction::Accept
             && r.content
                 .as_ref()
@@ -147,16 +152,7 @@ impl Asker for Human {
                     .as_deref()
                     .unwrap_or("(fingerprint not shown)")
             );
-            let r = self
-                .elicit(
-                    ElicitRequestParams::FormElicitationParams {
-                        meta: None,
-                        message,
-                        requested_schema: schema,
-                    },
-                    FORM_TIME,
-                )
-                .await?;
+            let r = self.form(message, schema).await?;
             if r.action != ElicitationAction::Accept {
                 return Ok(HostKeyDecision::Refuse);
             }
