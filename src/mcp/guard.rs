@@ -134,6 +134,7 @@ impl SshServer {
         mut req: CallToolRequestParams,
         mut ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        self.sweep_parked();
         if let Some(state) = req.request_state.take() {
             return self.resume(&state, &req, &ctx).await;
         }
@@ -174,6 +175,13 @@ impl SshServer {
             since: Instant::now(),
         };
         self.drive(parked, &outer).await
+    }
+
+    /// Forgets calls whose client never came back with an answer (their question then
+    /// gets none, and the call ends with that error, audited).
+    fn sweep_parked(&self) {
+        let mut g = self.guard.parked.lock().unwrap_or_else(|e| e.into_inner());
+        g.retain(|_, p| p.since.elapsed() < PARKED_FOR && !p.task.is_finished());
     }
 
     /// The retry of a parked call, with the client's answer.
@@ -226,10 +234,11 @@ impl SshServer {
                     p.answer = Some(answer);
                     p.since = Instant::now();
                     let state = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
-                    let mut g = self.guard.parked.lock().unwrap_or_else(|e| e.into_inner());
-                    // Calls whose client never came back: their question gets no answer.
-                    g.retain(|_, q| q.since.elapsed() < PARKED_FOR);
-                    g.insert(state.clone(), p);
+                    self.guard
+                        .parked
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(state.clone(), p);
                     let requests = [(ANSWER.to_string(), InputRequest::Elicitation(ElicitRequest::new(params)))].into();
                     Ok(InputRequiredResult::new(Some(requests), Some(state)).into())
                 }

@@ -67,8 +67,11 @@ impl Human {
                 tx.send(Asked { params, answer })
                     .await
                     .map_err(|_| "the call ended before the question was asked".to_string())?;
-                rx.await
-                    .map_err(|_| "the client did not answer the question in time".to_string())
+                // A client that never retries must not hold the login (and its host) forever.
+                match tokio::time::timeout(wait, rx).await {
+                    Ok(Ok(answer)) => Ok(answer),
+                    _ => Err("the client did not answer the question in time".to_string()),
+                }
             }
         }
     }

@@ -182,6 +182,15 @@ impl Master {
                                 _ => None,
                             };
                             match s.password.or(asked.as_ref()) {
+                                // Asked again after an answer: it was rejected.
+                                _ if answered.contains(&prompt.text) || answered.len() >= 3 => break Err(Error::AuthFailed {
+                                    dest: dest.clone(),
+                                    detail: format!(
+                                        "the {} was rejected (ssh asked again: {:?})",
+                                        if is_passphrase { "passphrase" } else { "password" },
+                                        prompt.text
+                                    ),
+                                }),
                                 None => break Err(Error::AuthNeeded {
                                     dest: dest.clone(),
                                     what: if is_passphrase { "a key passphrase" } else { "a password" },
@@ -191,14 +200,6 @@ impl Master {
                                     } else {
                                         "Pass `password`, set OVRD_<host>_PASS, or set up key authentication (ssh-agent, IdentityFile in ~/.ssh/config); an MCP client with URL elicitation lets the user type it in a one-time local page."
                                     },
-                                }),
-                                Some(_) if answered.contains(&prompt.text) || answered.len() >= 3 => break Err(Error::AuthFailed {
-                                    dest: dest.clone(),
-                                    detail: format!(
-                                        "the {} was rejected (ssh asked again: {:?})",
-                                        if is_passphrase { "passphrase" } else { "password" },
-                                        prompt.text
-                                    ),
                                 }),
                                 Some(secret) => {
                                     if let Err(e) = type_secret(&mut proc, secret) {
