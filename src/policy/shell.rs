@@ -239,11 +239,13 @@ impl<'a> Lexer<'a> {
                 '\\' => {
                     self.pos += 1;
                     match self.peek(0) {
-                        Some('\n') => {}
-                        Some(c) => text.push(c),
+                        Some('\n') => self.pos += 1,
+                        Some(c) => {
+                            text.push(c);
+                            self.pos += 1;
+                        }
                         None => {}
                     }
-                    self.pos += 1;
                 }
                 '$' => dynamic |= self.dollar(&mut text)?,
                 '`' => {
@@ -278,7 +280,7 @@ impl<'a> Lexer<'a> {
                             text.push('\\');
                             text.push(c);
                         }
-                        None => {}
+                        None => return Err(Unreadable("a double quote is not closed".into())),
                     }
                     self.pos += 2;
                 }
@@ -843,6 +845,10 @@ mod tests {
     fn unreadable_lines_are_refused() {
         for bad in ["echo 'x", "echo \"x", "echo $(x", "echo `x"] {
             assert!(split(bad).is_err(), "{bad}");
+        }
+        // Found by the property test: a trailing backslash once read past the end.
+        for edge in ["<<\\", "echo \\", "x\"\\", "$(\\", "cat <<"] {
+            let _ = split(edge);
         }
     }
 
