@@ -18,6 +18,7 @@
 //! stronger form.
 
 pub mod shell;
+mod wrappers;
 
 use std::path::Path;
 
