@@ -19,12 +19,21 @@ use crate::session::{ExecRequest, SessionManager};
     name = "mcp-ssh-session",
     version,
     about = "MCP server with persistent SSH sessions through your own OpenSSH",
-    long_about = "Without a subcommand, serves the Model Context Protocol on stdin/stdout (logs go to stderr; set RUST_LOG=debug for more).\n\nEnvironment: MCP_SSH_CONFIG (ssh config file, like --ssh-config), MCP_SSH_BIN (ssh binary), MCP_SSH_MAX_SHELLS, MCP_SSH_OUTPUT_LIMIT, MCP_SSH_CONNECT_TIMEOUT, MCP_SSH_HISTORY, MCP_SSH_SPOOL_LIMIT, MCP_SSH_SPOOL_TOTAL (output spools live under $XDG_CACHE_HOME/mcp-ssh-session, else ~/.cache/mcp-ssh-session)."
+    long_about = "Without a subcommand, serves the Model Context Protocol on stdin/stdout (logs go to stderr; set RUST_LOG=debug for more).\n\nEnvironment: MCP_SSH_CONFIG (ssh config file, like --ssh-config), MCP_SSH_BIN (ssh binary), MCP_SSH_MAX_SHELLS, MCP_SSH_OUTPUT_LIMIT, MCP_SSH_CONNECT_TIMEOUT, MCP_SSH_HISTORY, MCP_SSH_SPOOL_LIMIT, MCP_SSH_SPOOL_TOTAL (output spools live under $XDG_CACHE_HOME/mcp-ssh-session, else ~/.cache/mcp-ssh-session), MCP_SSH_AUDIT_LOG (like --audit-log), MCP_SSH_POLICY (like --policy), OVRD_<alias>_HOST/USER/PORT/KEY/PASS/SUDO_PASS/ENABLE_PASS."
 )]
 pub struct Cli {
     /// ssh config file passed as -F to every ssh we run (default: MCP_SSH_CONFIG, else ssh's own).
     #[arg(long, global = true, value_name = "PATH")]
     pub ssh_config: Option<PathBuf>,
+
+    /// Append one JSON line per tool call that touches a host to this file (default:
+    /// MCP_SSH_AUDIT_LOG). Created with mode 0600.
+    #[arg(long, value_name = "PATH")]
+    pub audit_log: Option<PathBuf>,
+
+    /// Check tool calls against this TOML policy file (default: MCP_SSH_POLICY).
+    #[arg(long, value_name = "PATH")]
+    pub policy: Option<PathBuf>,
 
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -68,7 +77,13 @@ pub fn take_secret_env(var: Option<&str>) -> Option<Secret> {
     let value = std::env::var(var).ok()?;
     // SAFETY: called from main before the async runtime starts any thread.
     unsafe { std::env::remove_var(var) };
-    Secret::new(value)
+    match Secret::parse(value) {
+        Ok(s) => s,
+        Err(why) => {
+            eprintln!("mcp-ssh-session: ${var} is ignored: {why}");
+            None
+        }
+    }
 }
 
 /// `exec`: one command, output to stdout, the remote exit code as ours.

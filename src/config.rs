@@ -1,9 +1,11 @@
 //! Settings, from command-line flags and environment variables (flags win).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::ssh::overrides::Overrides;
 
 /// Engine-wide settings. Built once at start-up; cheap to clone behind an `Arc`.
 #[derive(Debug, Clone)]
@@ -31,6 +33,8 @@ pub struct Config {
     /// Terminal size of every shell (MCP_SSH_COLUMNS x MCP_SSH_ROWS).
     pub columns: u16,
     pub rows: u16,
+    /// The `OVRD_<alias>_*` variables, read once (their values are secrets).
+    pub overrides: Arc<Overrides>,
 }
 
 impl Default for Config {
@@ -47,6 +51,7 @@ impl Default for Config {
             connect_timeout: Duration::from_secs(30),
             columns: 200,
             rows: 50,
+            overrides: Arc::default(),
         }
     }
 }
@@ -63,6 +68,7 @@ impl Config {
         };
         let mut c = Config {
             ssh_program,
+            overrides: Arc::new(Overrides::from_env()),
             ..Config::default()
         };
         c.ssh_config = ssh_config_flag.or_else(|| {

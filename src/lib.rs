@@ -11,6 +11,7 @@
 //! - [`mcp`]: the MCP tools over stdio.
 //! - [`cli`]: the command-line front end.
 
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod devices;
@@ -18,6 +19,7 @@ pub mod error;
 pub mod expect;
 pub mod jobs;
 pub mod mcp;
+pub mod policy;
 pub mod private_dir;
 pub mod pty;
 pub mod secret;

@@ -1,13 +1,17 @@
 //! Thin binary: parse arguments, log to stderr, then serve MCP or run `exec`.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
+use mcp_ssh_session::audit::AuditLog;
 use mcp_ssh_session::cli::{Cli, Command, exec, take_secret_env};
 use mcp_ssh_session::config::Config;
-use mcp_ssh_session::mcp::SshServer;
+use mcp_ssh_session::error::Error;
+use mcp_ssh_session::mcp::{Guard, SshServer};
+use mcp_ssh_session::policy::Policy;
 use mcp_ssh_session::session::{ExecRequest, SessionManager};
 use rmcp::ServiceExt;
 
@@ -33,6 +37,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // The OVRD_* values now live in zeroizing secrets only; no thread runs yet.
+    // SAFETY: single-threaded here (the runtime starts below).
+    unsafe { config.overrides.remove_from_env() };
+    no_core_dumps();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -66,7 +74,13 @@ fn main() -> ExitCode {
                 };
                 exec(config, req).await
             }
-            None => serve(config).await,
+            None => match guard(cli.audit_log, cli.policy) {
+                Ok(guard) => serve(config, guard).await,
+                Err(e) => {
+                    eprintln!("mcp-ssh-session: {e}");
+                    ExitCode::from(2)
+                }
+            },
         }
     });
     // stdin may still be blocked in a read; do not wait for it.
@@ -94,7 +108,37 @@ fn init_logging() {
     tracing_subscriber::registry().with(layer).init();
 }
 
-async fn serve(config: Config) -> ExitCode {
+/// Secrets live in this process's memory: no core file may carry them to disk.
+fn no_core_dumps() {
+    let zero = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: setrlimit with a valid pointer to a local struct.
+    if unsafe { libc::setrlimit(libc::RLIMIT_CORE, &zero) } != 0 {
+        tracing::warn!(error = %std::io::Error::last_os_error(), "cannot disable core dumps");
+    }
+}
+
+/// The audit log and the policy, from the flags or MCP_SSH_AUDIT_LOG / MCP_SSH_POLICY.
+fn guard(audit_log: Option<PathBuf>, policy: Option<PathBuf>) -> Result<Arc<Guard>, Error> {
+    let from_env = |flag: Option<PathBuf>, var: &str| {
+        flag.or_else(|| {
+            std::env::var_os(var)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        })
+    };
+    let audit = from_env(audit_log, "MCP_SSH_AUDIT_LOG")
+        .map(|p| AuditLog::open(&p))
+        .transpose()?;
+    let policy = from_env(policy, "MCP_SSH_POLICY")
+        .map(|p| Policy::load(&p))
+        .transpose()?;
+    Ok(Arc::new(Guard::new(audit, policy)))
+}
+
+async fn serve(config: Config, guard: Arc<Guard>) -> ExitCode {
     let engine = match SessionManager::new(config) {
         Ok(e) => Arc::new(e),
         Err(e) => {
@@ -102,7 +146,7 @@ async fn serve(config: Config) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let server = SshServer::new(engine.clone());
+    let server = SshServer::with_guard(engine.clone(), guard.clone());
     let running = match server.serve(rmcp::transport::stdio()).await {
         Ok(r) => r,
         Err(e) => {
@@ -129,11 +173,12 @@ async fn serve(config: Config) -> ExitCode {
     }
     // No master outlives the server. Closing is bounded (a master that does not answer
     // `-O exit` is killed); a second signal stops waiting for it, and the masters' terminals
-    // are hung up as the process ends.
+    // are hung up as the process ends. The audit log reaches the disk either way.
     tokio::select! {
         _ = engine.close_all() => {}
         _ = tokio::signal::ctrl_c() => tracing::warn!("SIGINT again: exiting without waiting for sessions to close"),
         _ = term.recv() => tracing::warn!("SIGTERM again: exiting without waiting for sessions to close"),
     }
+    guard.close();
     ExitCode::SUCCESS
 }

@@ -4,7 +4,7 @@ pub mod output;
 pub mod spool;
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::expect::Prompt;
+use crate::ssh::Shown;
 pub use output::{Gap, OutputBuffer, OutputSlice};
 pub use spool::Spools;
 
@@ -82,6 +83,9 @@ pub struct Job {
     started: Instant,
     state: Mutex<JobState>,
     changed: watch::Sender<u64>,
+    /// What may be shown of the job's destination: ssh's words in errors, notes and prompts
+    /// are scrubbed with it (the output is the remote program's and is left as it is).
+    shown: OnceLock<Arc<Shown>>,
 }
 
 /// How waiting for a job ended.
@@ -149,7 +153,21 @@ impl Job {
                 device_error: None,
             }),
             changed,
+            shown: OnceLock::new(),
         })
+    }
+
+    /// Sets what may be shown of the job's destination (once, before the job runs).
+    pub fn set_shown(&self, shown: Arc<Shown>) {
+        let _ = self.shown.set(shown);
+    }
+
+    /// `text` as it may be shown (see [`Shown::scrub`]).
+    fn scrub(&self, text: &str) -> String {
+        match self.shown.get() {
+            Some(s) => s.scrub(text),
+            None => text.to_string(),
+        }
     }
 
     /// Applies `f` to the state and wakes waiters.
@@ -251,15 +269,15 @@ impl Job {
                 truncated,
                 output_bytes: s.output.total_bytes() + s.partial.len() as u64,
                 duration_ms,
-                cwd: s.cwd.clone(),
+                cwd: s.cwd.as_deref().map(|c| self.scrub(c)),
                 started_at: rfc3339(self.started_at),
                 ended_at: s.ended_at.map(rfc3339),
                 awaiting_input: s.awaiting.as_ref().map(|p| AwaitingInput {
                     kind: prompt_kind_name(&p.kind).to_string(),
-                    prompt: p.text.clone(),
+                    prompt: self.scrub(&p.text),
                 }),
-                notes: s.notes.clone(),
-                error: s.error.clone(),
+                notes: s.notes.iter().map(|n| self.scrub(n)).collect(),
+                error: s.error.as_deref().map(|e| self.scrub(e)),
                 device_error: s.device_error.clone(),
             }
         })

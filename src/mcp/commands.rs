@@ -15,7 +15,7 @@ use crate::error::Error;
 use crate::jobs::{Gap, Job, JobSnapshot, JobStatus, Waited, rfc3339};
 use crate::mcp::params::{opt_port, opt_string, opt_u64};
 use crate::mcp::{SshServer, result, text, tool_error};
-use crate::secret::Secret;
+use crate::secret::{Secret, opt_secret};
 use crate::session::ExecRequest;
 
 /// How to log in: the parameters both execute tools share with the Python tool.
@@ -25,8 +25,8 @@ pub struct Login {
     #[serde(default, deserialize_with = "opt_string")]
     pub username: Option<String>,
     /// Login password.
-    #[serde(default, deserialize_with = "opt_string")]
-    pub password: Option<String>,
+    #[serde(default, deserialize_with = "opt_secret")]
+    pub password: Option<Secret>,
     /// Private key file.
     #[serde(default, deserialize_with = "opt_string")]
     pub key_filename: Option<String>,
@@ -41,7 +41,7 @@ impl Login {
             host,
             command,
             username: self.username,
-            password: self.password.and_then(Secret::new),
+            password: self.password,
             key_filename: self.key_filename,
             port: self.port,
             sudo_password: None,
@@ -59,14 +59,14 @@ pub struct ExecuteCommandParams {
     #[serde(flatten)]
     pub login: Login,
     /// Network device enable password (not yet supported).
-    #[serde(default, deserialize_with = "opt_string")]
-    pub enable_password: Option<String>,
+    #[serde(default, deserialize_with = "opt_secret")]
+    pub enable_password: Option<Secret>,
     /// Network device enable command.
     #[serde(default = "default_enable_command")]
     pub enable_command: String,
     /// Typed once when sudo asks for a password.
-    #[serde(default, deserialize_with = "opt_string")]
-    pub sudo_password: Option<String>,
+    #[serde(default, deserialize_with = "opt_secret")]
+    pub sudo_password: Option<Secret>,
     /// Seconds to wait; the command then continues in the background.
     #[serde(default, deserialize_with = "opt_u64")]
     #[schemars(default = "default_timeout_30")]
@@ -281,12 +281,14 @@ impl SshServer {
         ct: CancellationToken,
     ) -> CallToolResult {
         // Enable mode of network devices is not built yet: say so rather than ignore it.
-        let enable_given = p.enable_password.is_some()
-            || std::env::var(format!("OVRD_{}_ENABLE_PASS", p.host)).is_ok_and(|v| !v.is_empty());
+        let enable_given = self
+            .engine
+            .enable_password(&p.host, p.enable_password.as_ref())
+            .is_some();
         let _ = &p.enable_command;
         let timeout = p.timeout.unwrap_or(30).min(MAX_TIMEOUT);
         let req = ExecRequest {
-            sudo_password: p.sudo_password.and_then(Secret::new),
+            sudo_password: p.sudo_password,
             ..p.login.request(p.host, p.command, timeout)
         };
         let job = match self.engine.start(&req, &ct).await {

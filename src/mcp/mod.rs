@@ -5,7 +5,10 @@
 //! could not do it" and say what to do next.
 
 pub mod commands;
+pub mod guard;
+mod human;
 pub mod interactive;
+mod page;
 pub mod params;
 pub mod schema;
 pub mod sessions;
@@ -14,21 +17,33 @@ pub mod text;
 use std::sync::Arc;
 
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig};
-use rmcp::{ServerHandler, tool_handler};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    ServerCapabilities, ServerConfig,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler, tool_handler};
 
 use crate::error::Error;
 use crate::session::SessionManager;
+pub use guard::Guard;
 
 /// The MCP server: a router over the tool groups and the session engine.
 #[derive(Clone)]
 pub struct SshServer {
     pub(crate) engine: Arc<SessionManager>,
     tool_router: ToolRouter<SshServer>,
+    /// Policy, audit log and the human's answers: every call passes through it.
+    guard: Arc<Guard>,
 }
 
 impl SshServer {
     pub fn new(engine: Arc<SessionManager>) -> Self {
+        Self::with_guard(engine, Arc::new(Guard::default()))
+    }
+
+    /// A server whose calls are checked against a policy and/or audited.
+    pub fn with_guard(engine: Arc<SessionManager>, guard: Arc<Guard>) -> Self {
         let mut tool_router =
             Self::command_tools() + Self::session_tools() + Self::interactive_tools();
         for route in tool_router.map.values_mut() {
@@ -37,6 +52,7 @@ impl SshServer {
         SshServer {
             engine,
             tool_router,
+            guard,
         }
     }
 }
@@ -54,6 +70,14 @@ impl ServerHandler for SshServer {
                 env!("CARGO_PKG_VERSION"),
             ))
             .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        self.guarded_call(request, context).await
     }
 }
 

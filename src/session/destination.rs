@@ -15,9 +15,10 @@ use crate::secret::Secret;
 use crate::session::login::start_master;
 use crate::session::shell::{ShellHandle, ShellSpawn};
 use crate::ssh::master::MasterStart;
-use crate::ssh::{Master, Resolved, RuntimeDir, SshProgram, Target, resolve};
+use crate::ssh::{Master, Resolved, RuntimeDir, Shown, SshProgram, Target, resolve};
 
-/// Identifies a session: what the caller asked for, before ssh's configuration fills in defaults.
+/// Identifies a session: the host as the caller named it (an `OVRD_` alias stays an alias),
+/// with the user and port it connects as where known before ssh's configuration fills them in.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SessionKey {
     pub host: String,
@@ -26,16 +27,16 @@ pub struct SessionKey {
 }
 
 impl SessionKey {
-    /// Same host, and same user/port where the target names them.
-    pub fn matches(&self, t: &Target) -> bool {
-        self.host == t.host
-            && (t.user.is_none() || self.user == t.user)
-            && (t.port.is_none() || self.port == t.port)
+    /// Same host name, and same user/port where the caller names them.
+    pub fn matches(&self, host: &str, user: Option<&str>, port: Option<u16>) -> bool {
+        self.host == host
+            && (user.is_none() || self.user.as_deref() == user)
+            && (port.is_none() || self.port == port)
     }
 
-    pub fn of(t: &Target) -> Self {
+    pub fn of(name: &str, t: &Target) -> Self {
         SessionKey {
-            host: t.host.clone(),
+            host: name.to_string(),
             user: t.user.clone(),
             port: t.port,
         }
@@ -66,14 +67,18 @@ pub struct MasterLease {
     pub socket: PathBuf,
     /// The destination as ssh is given it (host after `OVRD_` overrides, user, port, key).
     pub target: Target,
-    /// `user@host:port`, for messages.
+    /// `user@host:port` (the alias alone for an `OVRD_` alias), for messages.
     pub label: String,
     /// What the caller should know about the login (a host key ssh added).
     pub notes: Vec<String>,
+    /// What may be shown of this destination: scrub ssh's and sftp's messages with it.
+    pub shown: Arc<Shown>,
 }
 
 pub struct Destination {
     pub key: SessionKey,
+    /// What may be shown: labels and messages go through it.
+    pub shown: Arc<Shown>,
     inner: tokio::sync::Mutex<Inner>,
     label: std::sync::Mutex<String>,
     /// A copy of the shell list for readers that must not wait while a shell or master
@@ -104,18 +109,11 @@ struct Inner {
 }
 
 impl Destination {
-    pub fn new(target: Target) -> Self {
-        let label = format!(
-            "{}@{}:{}",
-            target.user.as_deref().unwrap_or("?"),
-            target.host,
-            target
-                .port
-                .map(|p| p.to_string())
-                .unwrap_or_else(|| "?".into())
-        );
+    pub fn new(target: Target, shown: Arc<Shown>) -> Self {
+        let label = shown.label(&target, None);
         Destination {
-            key: SessionKey::of(&target),
+            key: SessionKey::of(shown.name(), &target),
+            shown,
             inner: tokio::sync::Mutex::new(Inner {
                 target,
                 resolved: None,
@@ -161,6 +159,7 @@ impl Destination {
                 target: g.target.clone(),
                 label: self.label(),
                 notes,
+                shown: self.shown.clone(),
             })
         })
         .await
@@ -301,7 +300,9 @@ impl Destination {
         if g.resolved.is_none() {
             let r = resolve::resolve(c.ssh, &g.target, c.config.connect_timeout).await?;
             tracing::debug!(host = %g.target.host, "resolved with ssh -G");
-            *self.label.lock().unwrap_or_else(|e| e.into_inner()) = r.label(&g.target.host);
+            self.shown.learn(&g.target, &r);
+            *self.label.lock().unwrap_or_else(|e| e.into_inner()) =
+                self.shown.label(&g.target, Some(&r));
             g.resolved = Some(r);
         }
         let label = self.label();
@@ -326,6 +327,7 @@ impl Destination {
                 log: c.runtime.fresh("m", ".log"),
                 timeout: c.config.connect_timeout,
                 label: &label,
+                known_hosts: Some(c.runtime.path().join("known_hosts")),
             },
             c.password,
             cancel,

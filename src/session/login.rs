@@ -5,7 +5,12 @@
 //! that names the target (`user@host's password:`, `(user@host) Password:`), a key passphrase
 //! to the prompt for one of the target's keys. Behind a ProxyJump bastion that asks for its own
 //! password, the target's password is never offered to it: the bastion's prompt is reported as
-//! needing its own credential. Host-key questions are never answered yes.
+//! needing its own credential. Host-key questions are never answered yes on our own.
+//!
+//! What only a human should answer goes to the human when the front end can reach one
+//! ([`crate::ssh::ask`]): an unknown host key (refuse, accept for this run, accept and save),
+//! a password, one-time code or passphrase nobody gave (through a one-time page the model never
+//! sees), and "touch your security key".
 
 use std::path::Path;
 use std::sync::LazyLock;
@@ -19,6 +24,7 @@ use crate::error::{Error, Result};
 use crate::expect::{Expect, ExpectError, Needle, Prompt, PromptKind};
 use crate::pty::PtyProcess;
 use crate::secret::Secret;
+use crate::ssh::ask;
 use crate::ssh::master::{Master, MasterStart, diagnose, unknown_key_detail};
 use crate::ssh::watch::CreationWatch;
 use crate::term::input::secret_answer;
@@ -34,13 +40,19 @@ pub async fn start_master(
     cancel: &CancellationToken,
 ) -> Result<(Master, Vec<String>)> {
     let _ = std::fs::remove_file(&s.socket);
-    let argv = s.argv();
+    // A host key the human accepts "for this run" goes to this run's file (see ask::host_key).
+    let known_hosts = s
+        .known_hosts
+        .as_deref()
+        .and_then(|k| ask::session_known_hosts(s.resolved, k));
+    let argv = s.argv(known_hosts.as_ref().map(|(files, _)| files.as_str()));
     tracing::debug!(argv = %argv.display(), "starting ControlMaster");
-    let (proc, rx) =
-        PtyProcess::spawn(argv.pty_command("dumb"), 200, 50).map_err(|source| Error::Spawn {
+    let (proc, rx) = PtyProcess::spawn(argv.pty_command("dumb"), 200, 50).map_err(|source| {
+        Error::Spawn {
             program: s.ssh.program.clone(),
             source,
-        })?;
+        }
+    })?;
     let watch = CreationWatch::new(&s.socket).map_err(|e| {
         Error::io(
             format!("cannot watch {} for the control socket", s.socket.display()),
@@ -52,19 +64,26 @@ pub async fn start_master(
         s: &s,
         password,
         answered: Vec::new(),
+        known_hosts: known_hosts.map(|(_, k)| k),
+        save_key: None,
+        human_key: false,
+        deadline: Instant::now() + s.timeout,
+        touch_told: false,
     };
-    let deadline = Instant::now() + s.timeout;
+    let touch = Regex::new(r"Confirm user presence for key[^\n]*").expect("valid regex");
     let outcome = loop {
-        let left = deadline.saturating_duration_since(Instant::now());
+        let left = login.deadline.saturating_duration_since(Instant::now());
+        let needles = [Needle::Prompt, Needle::Eof, Needle::Regex(touch.clone())];
         tokio::select! {
             r = watch.created() => break r
                 .map(|()| true)
                 .map_err(|e| Error::io("watching for the control socket", e)),
-            m = ex.expect(&[Needle::Prompt, Needle::Eof], left, cancel) => match m {
+            m = ex.expect(&needles, left, cancel) => match m {
                 Ok(m) if m.index == 1 => break Ok(false),
+                Ok(m) if m.index == 2 => login.touch(&m.matched),
                 Ok(m) => {
                     let prompt = m.prompt.expect("Prompt needles carry the prompt");
-                    if let Err(e) = login.on_prompt(&prompt, &mut ex, &proc, left, cancel).await {
+                    if let Err(e) = login.on_prompt(&prompt, &mut ex, &proc, cancel).await {
                         break Err(e);
                     }
                 }
@@ -84,7 +103,16 @@ pub async fn start_master(
     match outcome {
         Ok(true) => {
             let (rx, _, _) = ex.into_parts();
-            let notes = added_host_key(&s).await.into_iter().collect();
+            // A key the human chose to save goes to their known_hosts now.
+            drop(login.save_key.take());
+            let notes = if login.human_key {
+                vec![format!(
+                    "the user accepted the host key of {} when asked",
+                    s.label
+                )]
+            } else {
+                added_host_key(&s).await.into_iter().collect()
+            };
             Ok((
                 Master::running(s.ssh, &s.target.host, s.socket.clone(), proc, rx),
                 notes,
@@ -109,15 +137,58 @@ struct Login<'a> {
     password: Option<&'a Secret>,
     /// Prompts answered so far: the same prompt again means the secret was rejected.
     answered: Vec<String>,
+    /// This run's known_hosts, for a host key the human accepts.
+    known_hosts: Option<ask::KnownHosts>,
+    /// Copies a key the human chose to keep into their known_hosts when dropped.
+    save_key: Option<ask::SaveKey>,
+    /// The human accepted the host key.
+    human_key: bool,
+    /// Extended by the time spent waiting for the human.
+    deadline: Instant,
+    touch_told: bool,
 }
 
 impl Login<'_> {
+    /// A hardware key waits for a touch: the human is told, once.
+    fn touch(&mut self, line: &str) {
+        if std::mem::replace(&mut self.touch_told, true) {
+            return;
+        }
+        if let Some(asker) = ask::current() {
+            asker.touch(self.s.label, line.trim());
+        }
+    }
+
+    /// Asks the human for a secret; the time spent waiting does not count against the login.
+    async fn ask_secret(&mut self, what: &'static str, prompt: &str) -> Option<Secret> {
+        let asked_at = Instant::now();
+        let answer = ask::secret(ask::SecretQuestion {
+            dest: self.s.label.to_string(),
+            what,
+            prompt: prompt.to_string(),
+        })
+        .await
+        .ok();
+        self.deadline += asked_at.elapsed();
+        answer
+    }
+
+    fn type_secret(&mut self, proc: &PtyProcess, prompt: &str, secret: &Secret) -> Result<()> {
+        proc.input()
+            .write(&secret_answer(secret.expose()))
+            .map_err(|e| Error::Connect {
+                dest: self.s.label.to_string(),
+                detail: format!("could not answer the prompt: {e}"),
+            })?;
+        self.answered.push(prompt.to_string());
+        Ok(())
+    }
+
     async fn on_prompt(
         &mut self,
         prompt: &Prompt,
         ex: &mut Expect,
         proc: &PtyProcess,
-        left: Duration,
         cancel: &CancellationToken,
     ) -> Result<()> {
         let dest = self.s.label.to_string();
@@ -125,50 +196,42 @@ impl Login<'_> {
             PromptKind::HostKey {
                 key_type,
                 fingerprint,
-            } => Err(Error::HostKey {
-                dest,
-                detail: unknown_key_detail(
-                    key_type.as_deref(),
-                    fingerprint.as_deref(),
-                    &self.s.target.host,
-                ),
-            }),
+            } => {
+                let asked_at = Instant::now();
+                let q = ask::HostKeyQuestion {
+                    dest: dest.clone(),
+                    key_type: key_type.clone(),
+                    fingerprint: fingerprint.clone(),
+                };
+                let answer = ask::host_key(q, self.known_hosts.as_ref()).await;
+                self.deadline += asked_at.elapsed();
+                match answer {
+                    Ok((bytes, save)) => {
+                        self.save_key = save;
+                        self.human_key = true;
+                        proc.input().write(bytes).map_err(|e| Error::Connect {
+                            dest,
+                            detail: format!("could not answer the host-key question: {e}"),
+                        })
+                    }
+                    Err(why) => Err(Error::HostKey {
+                        dest,
+                        detail: unknown_key_detail(
+                            key_type.as_deref(),
+                            fingerprint.as_deref(),
+                            &self.s.target.host,
+                        ) + &why,
+                    }),
+                }
+            }
             PromptKind::Password | PromptKind::SudoPassword | PromptKind::Passphrase => {
                 let passphrase = prompt.kind == PromptKind::Passphrase;
-                let owner = if passphrase {
-                    self.key_owner(&prompt.text)
+                let what = if passphrase {
+                    "a key passphrase"
                 } else {
-                    self.password_owner(&prompt.text)
+                    "a password"
                 };
-                if let Owner::Other(whose) = owner {
-                    tracing::debug!(prompt = %prompt.text, %whose, "a prompt that is not the target's");
-                    return Err(Error::AuthNeeded {
-                        dest,
-                        what: if passphrase {
-                            "the passphrase of a key that is not the target's"
-                        } else {
-                            "a password of another host on the way (a ProxyJump or ProxyCommand hop)"
-                        },
-                        prompt: prompt.text.clone(),
-                        hint: other_hop_hint(passphrase),
-                    });
-                }
-                let Some(secret) = self.password else {
-                    return Err(Error::AuthNeeded {
-                        dest,
-                        what: if passphrase {
-                            "a key passphrase"
-                        } else {
-                            "a password"
-                        },
-                        prompt: prompt.text.clone(),
-                        hint: if passphrase {
-                            "Load the key into ssh-agent (ssh-add), or pass the passphrase as `password`."
-                        } else {
-                            "Pass `password`, or set up key authentication (ssh-agent, IdentityFile in ~/.ssh/config)."
-                        },
-                    });
-                };
+                // Asked again after an answer: it was rejected.
                 if self.answered.contains(&prompt.text) || self.answered.len() >= 3 {
                     return Err(Error::AuthFailed {
                         dest,
@@ -179,25 +242,64 @@ impl Login<'_> {
                         ),
                     });
                 }
-                proc.input()
-                    .write(&secret_answer(secret.expose()))
-                    .map_err(|e| Error::Connect {
+                let owner = if passphrase {
+                    self.key_owner(&prompt.text)
+                } else {
+                    self.password_owner(&prompt.text)
+                };
+                // The given secret is the target's only; anything else only a human may give.
+                let given = match owner {
+                    Owner::Target => self.password,
+                    Owner::Other(ref whose) => {
+                        tracing::debug!(prompt = %prompt.text, %whose, "a prompt that is not the target's");
+                        None
+                    }
+                };
+                let asked = match given {
+                    Some(_) => None,
+                    None => self.ask_secret(what, &prompt.text).await,
+                };
+                match (given.or(asked.as_ref()), owner) {
+                    (Some(secret), _) => self.type_secret(proc, &prompt.text, secret),
+                    (None, Owner::Other(_)) => Err(Error::AuthNeeded {
                         dest,
-                        detail: format!("could not answer the prompt: {e}"),
-                    })?;
-                self.answered.push(prompt.text.clone());
-                Ok(())
+                        what: if passphrase {
+                            "the passphrase of a key that is not the target's"
+                        } else {
+                            "a password of another host on the way (a ProxyJump or ProxyCommand hop)"
+                        },
+                        prompt: prompt.text.clone(),
+                        hint: other_hop_hint(passphrase),
+                    }),
+                    (None, Owner::Target) => Err(Error::AuthNeeded {
+                        dest,
+                        what,
+                        prompt: prompt.text.clone(),
+                        hint: if passphrase {
+                            "Load the key into ssh-agent (ssh-add), pass the passphrase as `password` or set OVRD_<host>_PASS; an MCP client with URL elicitation lets the user type it in a one-time local page."
+                        } else {
+                            "Pass `password`, set OVRD_<host>_PASS, or set up key authentication (ssh-agent, IdentityFile in ~/.ssh/config); an MCP client with URL elicitation lets the user type it in a one-time local page."
+                        },
+                    }),
+                }
             }
             _ => {
                 // A question, unless more output follows at once (then it was just text).
                 let any = Needle::Regex(Regex::new("(?s).").expect("valid regex"));
+                let left = self.deadline.saturating_duration_since(Instant::now());
                 match ex.expect(&[Needle::Quiet(SETTLE), any], left, cancel).await {
-                    Ok(m) if m.index == 0 => Err(Error::AuthNeeded {
-                        dest,
-                        what: "an answer we cannot give",
-                        prompt: prompt.text.clone(),
-                        hint: "Set up key authentication or ssh-agent for this host, or log in once in a terminal to see what it asks.",
-                    }),
+                    Ok(m) if m.index == 0 => {
+                        // A question nothing else answers (keyboard-interactive): the human may.
+                        match self.ask_secret("an answer", &prompt.text).await {
+                            Some(answer) => self.type_secret(proc, &prompt.text, &answer),
+                            None => Err(Error::AuthNeeded {
+                                dest,
+                                what: "an answer we cannot give",
+                                prompt: prompt.text.clone(),
+                                hint: "Set up key authentication or ssh-agent for this host, or log in once in a terminal to see what it asks.",
+                            }),
+                        }
+                    }
                     Err(ExpectError::Cancelled) => Err(Error::Cancelled),
                     _ => Ok(()),
                 }

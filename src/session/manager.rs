@@ -13,7 +13,9 @@ use crate::jobs::{Job, JobRegistry, JobStatus, OutputBuffer, Spools, Waited};
 use crate::secret::{Secret, redact};
 use crate::session::destination::{Connect, Destination, MasterLease, SessionKey};
 use crate::session::shell::{RunOptions, ShellHandle};
-use crate::ssh::{RuntimeDir, SshProgram, Target};
+use crate::ssh::ask;
+use crate::ssh::overrides::{Field, Overrides};
+use crate::ssh::{RuntimeDir, Shown, SshProgram, Target};
 
 /// A command to run, with the parameters of the Python tool's `execute_command`.
 #[derive(Debug, Clone, Default)]
@@ -44,7 +46,7 @@ pub struct SessionInput {
 /// One session in a listing.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct SessionInfo {
-    /// `user@host:port`.
+    /// `user@host:port`; an `OVRD_` alias alone.
     pub session: String,
     pub host: String,
     pub connected: bool,
@@ -65,6 +67,14 @@ pub struct ShellSummary {
 
 /// Longest `close_all` waits for its sessions to close.
 const CLOSE_ALL_LIMIT: Duration = Duration::from_secs(30);
+
+/// A destination as the caller named it: what ssh is given, and what may be shown.
+#[derive(Debug, Clone)]
+pub struct Named {
+    /// Host (after `OVRD_` overrides), user, port and key, as ssh is given them.
+    pub target: Target,
+    pub shown: Arc<Shown>,
+}
 
 pub struct SessionManager {
     config: Arc<Config>,
@@ -103,7 +113,58 @@ impl SessionManager {
         &self.config
     }
 
-    /// Host, user, port and key after the Python tool's `OVRD_<host>_*` overrides, validated.
+    /// The `OVRD_<alias>_*` variables read at start-up.
+    pub fn overrides(&self) -> &Overrides {
+        &self.config.overrides
+    }
+
+    /// Host, user, port and key after the Python tool's `OVRD_<host>_*` overrides (tool
+    /// arguments win), validated, with what may be shown of them.
+    pub fn named(
+        &self,
+        host: &str,
+        username: Option<&str>,
+        port: Option<u16>,
+        key_filename: Option<&str>,
+    ) -> Result<Named> {
+        let o = &self.config.overrides;
+        let ovrd = |f: Field| o.get(host, f).map(Secret::expose);
+        let shown = Arc::new(if o.names_alias(host) {
+            Shown::alias(host)
+        } else {
+            Shown::plain(host)
+        });
+        // Hidden before anything can fail: a validation error must not show them either.
+        shown.hide_raw(
+            ovrd(Field::Host).unwrap_or(host),
+            ovrd(Field::User),
+            ovrd(Field::Port),
+            ovrd(Field::Key),
+        );
+        let scrub = |e: Error| shown.scrub_error(e);
+        let real_host = ovrd(Field::Host).unwrap_or(host);
+        let user = username.filter(|u| !u.is_empty()).or(ovrd(Field::User));
+        let port = match port {
+            Some(p) => Some(p),
+            None => match ovrd(Field::Port) {
+                Some(p) => Some(p.trim().parse::<u16>().map_err(|_| {
+                    Error::invalid(
+                        "port",
+                        format!("{} is not a port number", Field::Port.var(host)),
+                    )
+                })?),
+                None => None,
+            },
+        };
+        let key = key_filename.filter(|k| !k.is_empty()).or(ovrd(Field::Key));
+        let target = Target::new(real_host, user, port, key).map_err(scrub)?;
+        if let Some(k) = &target.identity {
+            shown.hide_raw(real_host, None, None, Some(&k.to_string_lossy()));
+        }
+        Ok(Named { target, shown })
+    }
+
+    /// The destination ssh is given for a host (see [`SessionManager::named`]).
     pub fn target(
         &self,
         host: &str,
@@ -111,50 +172,52 @@ impl SessionManager {
         port: Option<u16>,
         key_filename: Option<&str>,
     ) -> Result<Target> {
-        let ovrd = |what: &str| {
-            std::env::var(format!("OVRD_{host}_{what}"))
-                .ok()
-                .filter(|v| !v.is_empty())
-        };
-        let real_host = ovrd("HOST").unwrap_or_else(|| host.to_string());
-        let user = username
-            .filter(|u| !u.is_empty())
-            .map(str::to_string)
-            .or_else(|| ovrd("USER"));
-        let port = match port {
-            Some(p) => Some(p),
-            None => match ovrd("PORT") {
-                Some(p) => Some(p.trim().parse::<u16>().map_err(|_| {
-                    Error::invalid(
-                        "port",
-                        format!("OVRD_{host}_PORT={p:?} is not a port number"),
-                    )
-                })?),
-                None => None,
-            },
-        };
-        let key = key_filename
-            .filter(|k| !k.is_empty())
-            .map(str::to_string)
-            .or_else(|| ovrd("KEY"));
-        Target::new(&real_host, user.as_deref(), port, key.as_deref())
+        Ok(self.named(host, username, port, key_filename)?.target)
     }
 
-    fn destination(&self, target: &Target) -> Arc<Destination> {
-        let key = SessionKey::of(target);
+    fn destination(&self, named: &Named) -> Arc<Destination> {
+        let key = SessionKey::of(named.shown.name(), &named.target);
         let mut g = self.dests.lock().unwrap_or_else(|e| e.into_inner());
         g.entry(key)
-            .or_insert_with(|| Arc::new(Destination::new(target.clone())))
+            .or_insert_with(|| {
+                Arc::new(Destination::new(named.target.clone(), named.shown.clone()))
+            })
             .clone()
     }
 
     /// The login password for a host: the tool argument, else `OVRD_<host>_PASS`.
     fn login_password(&self, host: &str, given: Option<&Secret>) -> Option<Secret> {
-        given.cloned().or_else(|| {
-            std::env::var(format!("OVRD_{host}_PASS"))
-                .ok()
-                .and_then(Secret::new)
-        })
+        given
+            .or_else(|| self.config.overrides.get(host, Field::Pass))
+            .cloned()
+    }
+
+    /// The sudo password for a command: the tool argument, else `OVRD_<host>_SUDO_PASS` when
+    /// the command starts with `sudo` (the Python tool's rule; file tools with `use_sudo` pass
+    /// `sudo` as the command).
+    pub fn sudo_password(
+        &self,
+        host: &str,
+        given: Option<&Secret>,
+        command: &str,
+    ) -> Option<Secret> {
+        given
+            .or_else(|| {
+                command
+                    .trim_start()
+                    .starts_with("sudo")
+                    .then(|| self.config.overrides.get(host, Field::SudoPass))
+                    .flatten()
+            })
+            .cloned()
+    }
+
+    /// The enable password of a network device: the tool argument, else
+    /// `OVRD_<host>_ENABLE_PASS` (for every command, as in the Python tool).
+    pub fn enable_password(&self, host: &str, given: Option<&Secret>) -> Option<Secret> {
+        given
+            .or_else(|| self.config.overrides.get(host, Field::EnablePass))
+            .cloned()
     }
 
     /// Forgets a destination whose connect failed before anything was up, so that no ghost
@@ -180,25 +243,22 @@ impl SessionManager {
         password: Option<&Secret>,
         cancel: &CancellationToken,
     ) -> Result<MasterLease> {
-        let target = self.target(host, username, port, key_filename)?;
+        let named = self.named(host, username, port, key_filename)?;
         let password = self.login_password(host, password);
-        let dest = self.destination(&target);
-        let lease = dest
-            .master(
-                &Connect {
-                    config: &self.config,
-                    ssh: &self.ssh,
-                    runtime: &self.runtime,
-                    target: &target,
-                    password: password.as_ref(),
-                },
-                cancel,
-            )
-            .await;
+        let dest = self.destination(&named);
+        let connect = Connect {
+            config: &self.config,
+            ssh: &self.ssh,
+            runtime: &self.runtime,
+            target: &named.target,
+            password: password.as_ref(),
+        };
+        // A human asked during the login sees only what may be shown.
+        let lease = ask::scrubbed(named.shown.clone(), dest.master(&connect, cancel)).await;
         if lease.is_err() {
             self.forget_if_empty(&dest);
         }
-        lease
+        lease.map_err(|e| named.shown.scrub_error(e))
     }
 
     /// The ssh program every client runs (with the user's `-F` config).
@@ -214,40 +274,28 @@ impl SessionManager {
         if req.command.contains('\0') {
             return Err(Error::invalid("command", "it contains a NUL byte"));
         }
-        let target = self.target(
+        let named = self.named(
             &req.host,
             req.username.as_deref(),
             req.port,
             req.key_filename.as_deref(),
         )?;
         let password = self.login_password(&req.host, req.password.as_ref());
-        let sudo_password = req.sudo_password.clone().or_else(|| {
-            if req.command.trim_start().starts_with("sudo") {
-                std::env::var(format!("OVRD_{}_SUDO_PASS", req.host))
-                    .ok()
-                    .and_then(Secret::new)
-            } else {
-                None
-            }
-        });
-        let dest = self.destination(&target);
-        let acquired = dest
-            .acquire(
-                &Connect {
-                    config: &self.config,
-                    ssh: &self.ssh,
-                    runtime: &self.runtime,
-                    target: &target,
-                    password: password.as_ref(),
-                },
-                cancel,
-            )
-            .await;
+        let sudo_password = self.sudo_password(&req.host, req.sudo_password.as_ref(), &req.command);
+        let dest = self.destination(&named);
+        let connect = Connect {
+            config: &self.config,
+            ssh: &self.ssh,
+            runtime: &self.runtime,
+            target: &named.target,
+            password: password.as_ref(),
+        };
+        let acquired = ask::scrubbed(named.shown.clone(), dest.acquire(&connect, cancel)).await;
         let acquired = match acquired {
             Ok(a) => a,
             Err(e) => {
                 self.forget_if_empty(&dest);
-                return Err(e);
+                return Err(named.shown.scrub_error(e));
             }
         };
         let secrets: Vec<Secret> = [password, sudo_password.clone()]
@@ -257,6 +305,7 @@ impl SessionManager {
         // The record (history, status) never shows a secret, even one typed into the command.
         let shown_command = redact(&req.command, &secrets.iter().collect::<Vec<_>>());
         let job = Job::new(dest.label(), shown_command, self.output_buffer());
+        job.set_shown(dest.shown.clone());
         job.update(|s| s.notes.extend(acquired.notes.iter().cloned()));
         self.jobs.insert(job.clone());
         self.remember_shell(&job, &acquired.shell);
@@ -269,6 +318,7 @@ impl SessionManager {
             },
         ) {
             acquired.shell.release();
+            let e = named.shown.scrub_error(e);
             job.finish(JobStatus::Failed, None, Some(e.to_string()));
             return Err(e);
         }
@@ -483,7 +533,7 @@ impl SessionManager {
                                 index: s.index,
                                 alive: s.is_alive(),
                                 busy: s.is_busy(),
-                                cwd: i.cwd,
+                                cwd: i.cwd.map(|c| d.shown.scrub(&c)),
                                 depth: i.depth,
                                 login_shell: i.login_shell,
                                 current_command_id: i.current_job,
@@ -504,10 +554,14 @@ impl SessionManager {
         username: Option<&str>,
         port: Option<u16>,
     ) -> Result<Vec<String>> {
-        let target = self.target(host, username, port, None)?;
+        let target = self.named(host, username, port, None)?.target;
         let matching: Vec<Arc<Destination>> = {
             let mut g = self.dests.lock().unwrap_or_else(|e| e.into_inner());
-            let keys: Vec<SessionKey> = g.keys().filter(|k| k.matches(&target)).cloned().collect();
+            let keys: Vec<SessionKey> = g
+                .keys()
+                .filter(|k| k.matches(host, target.user.as_deref(), target.port))
+                .cloned()
+                .collect();
             keys.iter().filter_map(|k| g.remove(k)).collect()
         };
         let mut labels = Vec::new();
@@ -548,10 +602,10 @@ impl SessionManager {
 
 impl SessionManager {
     /// Sessions matching host, and user/port when given.
-    fn matching(&self, target: &Target) -> Vec<Arc<Destination>> {
+    fn matching(&self, host: &str, target: &Target) -> Vec<Arc<Destination>> {
         let g = self.dests.lock().unwrap_or_else(|e| e.into_inner());
         g.iter()
-            .filter(|(k, _)| k.matches(target))
+            .filter(|(k, _)| k.matches(host, target.user.as_deref(), target.port))
             .map(|(_, d)| d.clone())
             .collect()
     }
@@ -564,9 +618,9 @@ impl SessionManager {
         username: Option<&str>,
         port: Option<u16>,
     ) -> Result<Vec<(String, Arc<ShellHandle>)>> {
-        let target = self.target(host, username, port, None)?;
+        let target = self.named(host, username, port, None)?.target;
         let mut out = Vec::new();
-        for d in self.matching(&target) {
+        for d in self.matching(host, &target) {
             let label = d.label();
             out.extend(
                 d.shells_snapshot()

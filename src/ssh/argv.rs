@@ -268,4 +268,81 @@ mod tests {
             (&b"out\n"[..], &b"err\n"[..])
         );
     }
+
+    use crate::ssh::target::tests::nasty;
+    use proptest::prelude::*;
+
+    /// ssh's own reading of an argv (getopt with the options ssh takes): the options it sees,
+    /// and the destination (the first operand).
+    fn ssh_reads(args: &[OsString]) -> (Vec<(char, Option<String>)>, Option<String>) {
+        const WITH_ARG: &str = "BbcDEeFIiJLlmOoPpQRSWw";
+        let mut opts = Vec::new();
+        let mut i = 0;
+        while i < args.len() {
+            let a = args[i].to_string_lossy().into_owned();
+            if a == "--" {
+                return (
+                    opts,
+                    args.get(i + 1).map(|s| s.to_string_lossy().into_owned()),
+                );
+            }
+            if !a.starts_with('-') || a == "-" {
+                return (opts, Some(a));
+            }
+            for (at, c) in a[1..].char_indices() {
+                if WITH_ARG.contains(c) {
+                    let rest = &a[1 + at + c.len_utf8()..];
+                    let value = if rest.is_empty() {
+                        i += 1;
+                        args.get(i).map(|s| s.to_string_lossy().into_owned())
+                    } else {
+                        Some(rest.to_string())
+                    };
+                    opts.push((c, value));
+                    break;
+                }
+                opts.push((c, None));
+            }
+            i += 1;
+        }
+        (opts, None)
+    }
+
+    proptest! {
+        #[test]
+        fn no_value_becomes_an_option_or_a_second_argument(
+            host in nasty(), user in nasty(), key in nasty(), port in any::<u16>(), value in nasty()
+        ) {
+            let Ok(t) = Target::new(&host, Some(&user), Some(port), Some(&key)) else {
+                return Ok(());
+            };
+            let ssh = SshProgram { program: "ssh".into(), config: Some("/cfg".into()) };
+            let a = ssh
+                .argv()
+                .opt("UserKnownHostsFile", &value)
+                .target_options(&t)
+                .destination(&t.host)
+                .arg("true");
+            let (opts, dest) = ssh_reads(&a.args);
+            let mut want = vec![
+                ('F', Some("/cfg".to_string())),
+                ('o', Some(format!("UserKnownHostsFile={value}"))),
+            ];
+            if let Some(u) = &t.user {
+                want.push(('l', Some(u.clone())));
+            }
+            if let Some(p) = t.port {
+                want.push(('p', Some(p.to_string())));
+            }
+            if let Some(k) = &t.identity {
+                want.push(('i', Some(k.to_string_lossy().into_owned())));
+                want.push(('o', Some("IdentitiesOnly=yes".into())));
+            }
+            prop_assert_eq!(opts, want);
+            prop_assert_eq!(dest.as_deref(), Some(t.host.as_str()));
+            // The destination is followed by the remote command only.
+            let n = a.args.len();
+            prop_assert_eq!(a.args[n - 3].to_str(), Some("--"));
+        }
+    }
 }

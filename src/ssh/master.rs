@@ -44,13 +44,16 @@ pub struct MasterStart<'a> {
     pub timeout: Duration,
     /// `user@host:port`, for messages.
     pub label: &'a str,
+    /// This run's known_hosts file, where a host key the human accepts is recorded.
+    pub known_hosts: Option<PathBuf>,
 }
 
 impl MasterStart<'_> {
     /// `ssh -E LOG -S SOCKET -M -N ... -- host`: a master in the foreground, logging to LOG
     /// at INFO whatever the user's LogLevel (the log is ours; it tells us when ssh added a
-    /// host key).
-    pub fn argv(&self) -> Argv {
+    /// host key). `known_hosts` replaces the user's `UserKnownHostsFile` list (this run's file
+    /// first, see `ask::session_known_hosts`).
+    pub fn argv(&self, known_hosts: Option<&str>) -> Argv {
         let mut argv = self
             .ssh
             .argv()
@@ -67,6 +70,9 @@ impl MasterStart<'_> {
             argv = argv
                 .opt("ServerAliveInterval", 15)
                 .opt("ServerAliveCountMax", 4);
+        }
+        if let Some(files) = known_hosts {
+            argv = argv.opt("UserKnownHostsFile", files);
         }
         argv.target_options(self.target)
             .destination(&self.target.host)

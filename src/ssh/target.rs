@@ -113,7 +113,7 @@ fn expand_tilde(path: &str) -> PathBuf {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -197,5 +197,46 @@ mod tests {
                 .user
                 .is_none()
         );
+    }
+
+    use proptest::prelude::*;
+
+    /// Strings rich in what could smuggle an option or a second word: dashes, `=`, spaces,
+    /// tabs, newlines, other control characters, quotes, NUL and non-ASCII.
+    pub(crate) fn nasty() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            "[-=a-z0-9 \\t\\n\\r\\x00-\\x1f\\x7f'\"\\\\;|&$`@:\\[\\]. é\\u{2028}\\u{85}\\u{a0}]{0,24}",
+            "-[a-zA-Z]{1,3}.*",
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn accepted_words_can_never_be_options_or_two_words(
+            host in nasty(), user in nasty(), key in nasty(), port in any::<u16>()
+        ) {
+            if let Ok(t) = Target::new(&host, Some(&user), Some(port), Some(&key)) {
+                for w in std::iter::once(&t.host).chain(t.user.iter()) {
+                    prop_assert!(!w.is_empty() && !w.starts_with('-'), "{w:?}");
+                    prop_assert!(!w.chars().any(|c| c.is_whitespace() || c.is_control()), "{w:?}");
+                }
+                prop_assert!(t.port != Some(0));
+                if let Some(k) = &t.identity {
+                    prop_assert!(!k.to_string_lossy().chars().any(char::is_control), "{k:?}");
+                }
+            } else {
+                // Refused only for a reason the rules name.
+                let bad = |w: &str| w.is_empty() || w.starts_with('-') || w.len() > 255
+                    || w.chars().any(|c| c.is_whitespace() || c.is_control())
+                    // OpenSSH's own refusals (valid_hostname / valid_ruser).
+                    || w.chars().any(|c| "'`\"$\\;&<>|(){},".contains(c));
+                prop_assert!(
+                    bad(&host) || (!user.is_empty() && bad(&user)) || port == 0
+                        || key.chars().any(char::is_control),
+                    "refused without a reason: {host:?} {user:?} {port} {key:?}"
+                );
+            }
+        }
     }
 }

@@ -56,4 +56,29 @@ mod tests {
         assert_eq!(literal_bytes("héllo ✓"), "héllo ✓".as_bytes());
         assert_eq!(secret_answer("pw\u{3}"), b"pw\x16\x03\n");
     }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn a_typed_secret_is_one_line_of_exactly_that_text(secret in any::<String>()) {
+            // Secrets never hold a line break (the `Secret` parsers refuse one): the Enter
+            // typed after it is the only line end.
+            prop_assume!(!secret.contains('\n'));
+            let bytes = secret_answer(&secret);
+            let mut read = Vec::new();
+            let mut it = bytes.iter();
+            while let Some(&b) = it.next() {
+                if b == VLNEXT {
+                    read.push(*it.next().expect("VLNEXT is never last"));
+                } else {
+                    prop_assert!(!is_tty_special(b), "unquoted special byte {b:#x}");
+                    read.push(b);
+                }
+            }
+            let mut want = secret.into_bytes();
+            want.push(b'\n');
+            prop_assert_eq!(read, want);
+        }
+    }
 }

@@ -298,4 +298,85 @@ mod tests {
         assert_eq!(Marker::parse("n1;1;2"), None);
         assert_eq!(Marker::parse("n1;1;;0;/"), None);
     }
+
+    // Property tests: what the terminal and the shell make of our bytes.
+    use crate::term::input::{VLNEXT, is_tty_special};
+    use proptest::prelude::*;
+
+    /// The terminal's line discipline (canonical mode): each VLNEXT makes the next byte
+    /// literal; any other special byte would act (signal, erase, end of file...). Returns the
+    /// bytes the reader gets, or the first special byte that was not quoted.
+    fn through_the_tty(bytes: &[u8]) -> Result<Vec<u8>, u8> {
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut it = bytes.iter();
+        while let Some(&b) = it.next() {
+            if b == VLNEXT {
+                out.push(*it.next().ok_or(b)?);
+            } else if is_tty_special(b) {
+                return Err(b);
+            } else {
+                out.push(b);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The shell reading `s` (POSIX quoting): our numbering prefix, `eval` and one word made of
+    /// single-quoted pieces, `\'` and backslash-newline continuations, then the newline that
+    /// ends the command. Returns the word, or why the bytes are anything else.
+    fn one_eval_command(s: &str, seq: u64) -> Result<String, String> {
+        let prefix = format!(" __mcp_cmd {seq} $?; eval ");
+        let rest = s.strip_prefix(&prefix).ok_or("does not start with our prefix")?;
+        let mut word = String::new();
+        let mut chars = rest.chars().peekable();
+        loop {
+            match chars.next() {
+                Some('\'') => loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => word.push(c),
+                        None => return Err("unterminated quote".into()),
+                    }
+                },
+                Some('\\') => match chars.next() {
+                    Some('\'') => word.push('\''),
+                    Some('\n') => {}
+                    other => return Err(format!("unexpected escape {other:?}")),
+                },
+                Some('\n') => {
+                    let tail: String = chars.collect();
+                    return if tail.is_empty() {
+                        Ok(word)
+                    } else {
+                        Err(format!("a second command follows: {tail:?}"))
+                    };
+                }
+                other => return Err(format!("{other:?} outside the quotes")),
+            }
+        }
+    }
+
+    #[test]
+    fn the_property_checkers_catch_a_second_command() {
+        assert_eq!(one_eval_command(" __mcp_cmd 1 $?; eval 'a'\n", 1), Ok("a".into()));
+        assert!(one_eval_command(" __mcp_cmd 1 $?; eval 'a'\nrm x\n", 1).is_err());
+        assert!(one_eval_command(" __mcp_cmd 1 $?; eval 'a';rm x\n", 1).is_err());
+        assert!(through_the_tty(b"a\x03b").is_err());
+        assert_eq!(through_the_tty(b"a\x16\x03b"), Ok(b"a\x03b".to_vec()));
+    }
+
+    proptest! {
+        #[test]
+        fn a_command_is_always_one_eval_of_exactly_that_text(cmd in any::<String>(), seq in any::<u64>()) {
+            prop_assume!(!cmd.contains('\0'));
+            let bytes = command_line(&cmd, seq, false);
+            for line in bytes.split(|b| *b == b'\n') {
+                prop_assert!(line.len() < 4095, "physical line of {} bytes", line.len());
+            }
+            let read = through_the_tty(&bytes)
+                .map_err(|b| TestCaseError::fail(format!("unquoted special byte {b:#x}")))?;
+            let text = String::from_utf8(read).expect("UTF-8 in, UTF-8 out");
+            prop_assert_eq!(one_eval_command(&text, seq), Ok(cmd));
+        }
+    }
 }

@@ -1,0 +1,962 @@
+//! The security model end to end, through an rmcp client driving the built binary against the
+//! sshd test bed: `OVRD_` aliases that hide real hosts and credentials, secrets kept out of
+//! results, history and the debug log, the audit log, the policy file, and the human's answers
+//! to login questions and confirmations (MCP elicitation, both protocol revisions).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::require_testbed;
+use common::testbed::{PASSWORD, TestBed};
+use rmcp::model::{
+    CallToolRequestParams, ClientCapabilities, ElicitRequestParams, ElicitResult,
+    ElicitationAction, Implementation, InitializeRequestParams, ProgressNotificationParam,
+    ProtocolVersion,
+};
+use rmcp::service::{
+    ClientLifecycleMode, ClientServiceExt, NotificationContext, RequestContext, RunningService,
+};
+use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
+use rmcp::{ClientHandler, ErrorData, RoleClient};
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mcp-ssh-session");
+const CALL_LIMIT: Duration = Duration::from_secs(90);
+
+// ---------------------------------------------------------------------------------------------
+// A client that plays the human
+
+/// How the human answers elicitations.
+#[derive(Clone, Default)]
+struct Answers {
+    /// Elicitation modes the client declares (`form`, `url`); none: no elicitation at all.
+    modes: Vec<&'static str>,
+    /// The choice for a host-key question.
+    host_key: Option<&'static str>,
+    /// The answer to a confirmation.
+    approve: Option<bool>,
+    /// Typed into a one-time URL page (posted by the "human").
+    url_secret: Option<String>,
+}
+
+/// The client side: records progress notifications and elicitations, answers as told.
+#[derive(Clone, Default)]
+struct Human {
+    answers: Answers,
+    progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
+    asked: Arc<Mutex<Vec<ElicitRequestParams>>>,
+}
+
+impl ClientHandler for Human {
+    async fn on_progress(&self, p: ProgressNotificationParam, _: NotificationContext<RoleClient>) {
+        self.progress.lock().unwrap().push(p);
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: ElicitRequestParams,
+        _: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, ErrorData> {
+        self.asked.lock().unwrap().push(request.clone());
+        let a = &self.answers;
+        Ok(match request {
+            ElicitRequestParams::FormElicitationParams {
+                requested_schema, ..
+            } => {
+                let schema = serde_json::to_value(&requested_schema).unwrap();
+                let props = &schema["properties"];
+                match (a.host_key, a.approve) {
+                    (Some(choice), _) if props.get("decision").is_some() => {
+                        ElicitResult::new(ElicitationAction::Accept)
+                            .with_content(json!({"decision": choice}))
+                    }
+                    (_, Some(approve)) if props.get("approve").is_some() => {
+                        ElicitResult::new(ElicitationAction::Accept)
+                            .with_content(json!({"approve": approve}))
+                    }
+                    _ => ElicitResult::new(ElicitationAction::Decline),
+                }
+            }
+            ElicitRequestParams::UrlElicitationParams { url, .. } => match &a.url_secret {
+                Some(secret) => {
+                    // The human opens the page and submits the form, a moment later.
+                    let (url, secret) = (url.clone(), secret.clone());
+                    tokio::spawn(async move {
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        post_form(&url, &secret).await.expect("posting to the page");
+                    });
+                    ElicitResult::new(ElicitationAction::Accept)
+                }
+                None => ElicitResult::new(ElicitationAction::Decline),
+            },
+            _ => ElicitResult::new(ElicitationAction::Decline),
+        })
+    }
+
+    fn get_info(&self) -> InitializeRequestParams {
+        let mut caps = json!({});
+        if !self.answers.modes.is_empty() {
+            let modes: serde_json::Map<String, Value> = self
+                .answers
+                .modes
+                .iter()
+                .map(|m| (m.to_string(), json!({})))
+                .collect();
+            caps["elicitation"] = Value::Object(modes);
+        }
+        let caps: ClientCapabilities = serde_json::from_value(caps).unwrap();
+        InitializeRequestParams::new(caps, Implementation::new("security-test", "0"))
+    }
+}
+
+/// Submits the one-time page's form the way a browser does.
+async fn post_form(url: &str, secret: &str) -> std::io::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").expect("an http URL");
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut s = tokio::net::TcpStream::connect(authority).await?;
+    let body = format!("secret={}", form_encode(secret));
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await?;
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).await?;
+    Ok(answer)
+}
+
+fn form_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".into(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The server binary with a client on its stdio.
+struct Session {
+    client: RunningService<RoleClient, Human>,
+    human: Human,
+    stderr: PathBuf,
+    _scratch: tempfile::TempDir,
+}
+
+/// A tool result: the text blocks joined, the structured content, the error flag.
+#[derive(Debug)]
+struct Reply {
+    text: String,
+    sc: Value,
+    is_error: bool,
+}
+
+impl Reply {
+    /// Everything the model sees of it.
+    fn all(&self) -> String {
+        format!("{}\n{}", self.text, self.sc)
+    }
+}
+
+impl Session {
+    /// Starts the server (`--ssh-config`, `args`, `env`) with a legacy (2025-11-25) client.
+    async fn start(bed: &TestBed, args: &[&str], env: &[(&str, &str)], answers: Answers) -> Self {
+        Self::start_with(
+            bed.ssh_config(),
+            args,
+            env,
+            answers,
+            ClientLifecycleMode::Initialize,
+        )
+        .await
+    }
+
+    async fn start_with(
+        ssh_config: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        answers: Answers,
+        lifecycle: ClientLifecycleMode,
+    ) -> Self {
+        let scratch = tempfile::tempdir().unwrap();
+        let stderr = scratch.path().join("server.stderr");
+        let log = std::fs::File::create(&stderr).unwrap();
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let cmd = tokio::process::Command::new(BIN).configure(|c| {
+            c.arg("--ssh-config").arg(ssh_config).args(&args);
+            for var in ["SSH_AUTH_SOCK", "SSH_ASKPASS", "DISPLAY", "MCP_SSH_CONFIG"] {
+                c.env_remove(var);
+            }
+            c.env("RUST_LOG", "warn");
+            for (k, v) in &env {
+                c.env(k, v);
+            }
+        });
+        let (transport, _) = TokioChildProcess::builder(cmd).stderr(log).spawn().unwrap();
+        let human = Human {
+            answers,
+            ..Human::default()
+        };
+        let client = tokio::time::timeout(
+            CALL_LIMIT,
+            human.clone().serve_with_lifecycle(transport, lifecycle),
+        )
+        .await
+        .expect("MCP start timed out")
+        .unwrap_or_else(|e| {
+            panic!(
+                "MCP start failed: {e}\n{}",
+                std::fs::read_to_string(&stderr).unwrap_or_default()
+            )
+        });
+        Session {
+            client,
+            human,
+            stderr,
+            _scratch: scratch,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    async fn call(&self, tool: &str, a: Value) -> Reply {
+        let params = CallToolRequestParams::new(tool.to_string())
+            .with_arguments(a.as_object().expect("arguments object").clone());
+        let raw = match tokio::time::timeout(CALL_LIMIT, self.client.call_tool(params)).await {
+            Err(_) => panic!("{tool}({a}) timed out\n{}", self.log()),
+            Ok(Err(e)) => panic!("{tool}({a}): protocol error {e}\n{}", self.log()),
+            Ok(Ok(r)) => r,
+        };
+        let text = raw
+            .content
+            .iter()
+            .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+            .collect::<Vec<_>>()
+            .join("\n");
+        Reply {
+            text,
+            sc: raw.structured_content.unwrap_or(Value::Null),
+            is_error: raw.is_error == Some(true),
+        }
+    }
+
+    async fn ok(&self, tool: &str, a: Value) -> Reply {
+        let r = self.call(tool, a.clone()).await;
+        assert!(!r.is_error, "{tool}({a}): {}", r.text);
+        r
+    }
+
+    async fn err(&self, tool: &str, a: Value) -> Reply {
+        let r = self.call(tool, a.clone()).await;
+        assert!(r.is_error, "{tool}({a}) must fail: {}", r.text);
+        r
+    }
+
+    /// execute_command that must fail; its text.
+    async fn refused(&self, host: &str, command: &str) -> String {
+        self.err("execute_command", json!({"host": host, "command": command}))
+            .await
+            .text
+    }
+
+    async fn stop(self) {
+        let _ = self.client.cancel().await;
+    }
+}
+
+/// A TCP port on 127.0.0.1 where nothing listens.
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Where `needle` occurs in `hay` as a word of its own (not inside a longer word or number).
+fn contains_word(hay: &str, needle: &str) -> bool {
+    hay.match_indices(needle).any(|(i, _)| {
+        let before = hay[..i].chars().next_back();
+        let after = hay[i + needle.len()..].chars().next();
+        let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+        !word(before) && !word(after)
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// OVRD aliases and secrets
+
+const ENABLE_SECRET: &str = "mcpt-Enable-9x";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ovrd_aliases_hide_real_values_and_secrets_never_show() {
+    let bed = require_testbed!();
+    let port = bed.port().to_string();
+    let down = closed_port().to_string();
+    let key = bed.dir().join("id_ed25519").display().to_string();
+    let env = [
+        // Everything at debug level, rmcp's protocol dumps included (the server caps those).
+        ("RUST_LOG", "debug,rmcp=debug,rmcp::service=trace"),
+        ("OVRD_prod_db_HOST", "127.0.0.1"),
+        ("OVRD_prod_db_PORT", port.as_str()),
+        ("OVRD_prod_db_USER", "mcptpass"),
+        ("OVRD_prod_db_PASS", PASSWORD),
+        ("OVRD_prod_db_ENABLE_PASS", ENABLE_SECRET),
+        ("OVRD_prod_sudo_HOST", "127.0.0.1"),
+        ("OVRD_prod_sudo_PORT", port.as_str()),
+        ("OVRD_prod_sudo_USER", "mcptsudo"),
+        ("OVRD_prod_sudo_SUDO_PASS", PASSWORD),
+        // A real name that only the ssh config maps to the bed (`Host *` has its HostName).
+        ("OVRD_prod_key_HOST", "mcpt-real-box"),
+        ("OVRD_prod_key_USER", "mcptkey"),
+        ("OVRD_prod_key_KEY", key.as_str()),
+        ("OVRD_prod_down_HOST", "127.0.0.1"),
+        ("OVRD_prod_down_PORT", down.as_str()),
+        ("OVRD_prod_down_USER", "mcptkey"),
+    ];
+    let s = Session::start(bed, &[], &env, Answers::default()).await;
+    let mut seen: Vec<String> = Vec::new();
+
+    let r = s
+        .ok(
+            "execute_command",
+            json!({"host": "prod_db", "command": "echo db-ok; printf '%s\\n' 'mcpt-Test-pw7'"}),
+        )
+        .await;
+    assert_eq!(r.sc["output"], json!("db-ok\n***\n"), "{}", r.text);
+    assert_eq!(r.sc["session"], json!("prod_db"), "{}", r.text);
+    assert!(
+        r.text.contains("not supported yet"),
+        "OVRD_prod_db_ENABLE_PASS is noticed: {}",
+        r.text
+    );
+    seen.push(r.all());
+    let r = s
+        .ok(
+            "execute_command",
+            json!({"host": "prod_sudo", "command": "sudo -k; sudo id -u"}),
+        )
+        .await;
+    assert_eq!(r.sc["output"], json!("0\n"), "{}", r.text);
+    seen.push(r.all());
+    // Tool arguments win over OVRD values, and are secrets too.
+    let r = s
+        .ok(
+            "execute_command",
+            json!({"host": "prod_sudo", "command": "sudo -k; sudo id -un", "sudo_password": PASSWORD, "enable_password": ENABLE_SECRET}),
+        )
+        .await;
+    assert_eq!(r.sc["output"], json!("root\n"), "{}", r.text);
+    seen.push(r.all());
+    let r = s
+        .ok(
+            "execute_command",
+            json!({"host": "prod_key", "command": "echo key-ok; sleep 1.2; echo done"}),
+        )
+        .await;
+    assert_eq!(r.sc["output"], json!("key-ok\ndone\n"), "{}", r.text);
+    seen.push(r.all());
+    let r = s
+        .ok(
+            "execute_command_async",
+            json!({"host": "prod_db", "command": "sleep 0.3; echo async-ok"}),
+        )
+        .await;
+    seen.push(r.all());
+    let id = r.sc["command_id"].as_str().unwrap().to_string();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    seen.push(
+        s.ok("get_command_status", json!({"command_id": id}))
+            .await
+            .all(),
+    );
+    seen.push(
+        s.ok("get_command_output", json!({"command_id": id}))
+            .await
+            .all(),
+    );
+    // A connection that fails: ssh's error names the real address and port.
+    let e = s.refused("prod_down", "true").await;
+    assert!(
+        e.contains("connect to host prod_down: Connection refused"),
+        "ssh's own words, rewritten to the alias: {}",
+        e
+    );
+    seen.push(e.clone());
+    // A bad override is reported without its value.
+    let e = s
+        .err(
+            "execute_command",
+            json!({"host": "prod_db", "command": "true", "username": "-oProxyCommand=x"}),
+        )
+        .await;
+    seen.push(e.all());
+    let l = s.ok("list_sessions", json!({})).await;
+    let mut hosts: Vec<&str> = l.sc["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["session"].as_str().unwrap())
+        .collect();
+    hosts.sort();
+    assert_eq!(hosts, ["prod_db", "prod_key", "prod_sudo"], "{}", l.text);
+    seen.push(l.all());
+    seen.push(s.ok("list_command_history", json!({})).await.all());
+    seen.push(s.ok("list_running_commands", json!({})).await.all());
+    // read_screen shows the terminal as it is (program output, like `whoami`, is not rewritten).
+    s.ok("read_screen", json!({"host": "prod_key"})).await;
+    let c = s.ok("close_session", json!({"host": "prod_db"})).await;
+    assert_eq!(c.sc["closed"], json!(["prod_db"]), "{}", c.text);
+    seen.push(c.all());
+    seen.push(s.ok("close_all_sessions", json!({})).await.all());
+    for p in s.human.progress.lock().unwrap().iter() {
+        seen.push(p.message.clone().unwrap_or_default());
+    }
+    let log = s.log();
+    s.stop().await;
+
+    let real = [
+        "127.0.0.1",
+        "mcptpass",
+        "mcptsudo",
+        "mcptkey",
+        "mcpt-real-box",
+        &port,
+        &down,
+        &key,
+    ];
+    for text in &seen {
+        for value in real {
+            assert!(!contains_word(text, value), "{value:?} is shown in: {text}");
+        }
+        for secret in [PASSWORD, ENABLE_SECRET] {
+            assert!(!text.contains(secret), "a secret is shown in: {text}");
+        }
+    }
+    assert!(log.contains("DEBUG"), "RUST_LOG=debug logged nothing");
+    for line in log.lines() {
+        for secret in [PASSWORD, ENABLE_SECRET] {
+            assert!(
+                !line.contains(secret),
+                "a secret is in the log: {line:.300}"
+            );
+        }
+        // Debug lines may name the real destination (argv); info and above never do.
+        if !line.contains(" DEBUG ") && !line.contains(" TRACE ") {
+            for value in real {
+                assert!(!contains_word(line, value), "{value:?} logged: {line:.300}");
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Audit log
+
+fn audit_lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_log_records_each_call_without_secrets_or_output() {
+    let bed = require_testbed!();
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let port = bed.port().to_string();
+    let env = [
+        ("MCP_SSH_AUDIT_LOG", audit.to_str().unwrap()),
+        ("OVRD_audit_db_HOST", "127.0.0.1"),
+        ("OVRD_audit_db_PORT", port.as_str()),
+        ("OVRD_audit_db_USER", "mcptpass"),
+        ("OVRD_audit_db_PASS", PASSWORD),
+    ];
+    let s = Session::start(bed, &[], &env, Answers::default()).await;
+    let r = s
+        .ok(
+            "execute_command",
+            json!({"host": "fixture", "command": "printf '%s%s\\n' AUD OUT; exit 3"}),
+        )
+        .await;
+    assert_eq!(r.sc["output"], json!("AUDOUT\n"));
+    s.ok(
+        "execute_command",
+        json!({"host": "audit_db", "command": "echo mcpt-Test-pw7 >/dev/null"}),
+    )
+    .await;
+    let bg = s
+        .ok(
+            "execute_command_async",
+            json!({"host": "fixture", "command": "cat"}),
+        )
+        .await;
+    let id = bg.sc["command_id"].as_str().unwrap().to_string();
+    s.ok(
+        "send_input",
+        json!({"command_id": id, "input_text": "typed-secret-ish\\n"}),
+    )
+    .await;
+    s.ok("interrupt_command_by_id", json!({"command_id": id}))
+        .await;
+    s.err("execute_command", json!({"host": "-oX", "command": "true"}))
+        .await;
+    // Reading the server's own records is not audited.
+    s.ok("list_command_history", json!({})).await;
+    s.stop().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&audit).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let text = std::fs::read_to_string(&audit).unwrap();
+    for leak in [
+        "AUDOUT",
+        PASSWORD,
+        "typed-secret-ish",
+        "127.0.0.1",
+        "mcptpass",
+    ] {
+        assert!(!text.contains(leak), "{leak:?} in the audit log:\n{text}");
+    }
+    let lines = audit_lines(&audit);
+    let tools: Vec<&str> = lines.iter().map(|l| l["tool"].as_str().unwrap()).collect();
+    assert_eq!(
+        tools,
+        [
+            "execute_command",
+            "execute_command",
+            "execute_command_async",
+            "send_input",
+            "interrupt_command_by_id",
+            "execute_command"
+        ],
+        "{text}"
+    );
+    let first = &lines[0];
+    assert_eq!(first["host"], json!("fixture"));
+    assert_eq!(first["command"], json!("printf '%s%s\\n' AUD OUT; exit 3"));
+    assert_eq!(first["status"], json!("completed"));
+    assert_eq!(first["exit_code"], json!(3));
+    assert_eq!(first["bytes"], json!(7));
+    assert!(first["duration_ms"].is_u64() && first["time"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(lines[1]["host"], json!("audit_db"));
+    assert_eq!(lines[1]["command"], json!("echo *** >/dev/null"));
+    assert_eq!(lines[3]["command_id"], json!(id));
+    assert_eq!(lines[3]["bytes"], json!(18));
+    assert!(lines[3].get("command").is_none(), "{}", lines[3]);
+    assert_eq!(lines[5]["status"], json!("error"));
+    assert!(
+        lines[5]["error"].as_str().unwrap().contains("invalid host"),
+        "{}",
+        lines[5]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Policy
+
+fn policy_file(dir: &Path, text: &str) -> String {
+    let p = dir.join("policy.toml");
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+const POLICY: &str = r#"
+allowed_hosts = ["fixture", "fixture-s*"]
+deny = ["rm -rf /", "reboot", "dd of=/dev/*"]
+confirm = ["touch *"]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_refuses_denied_commands_and_unlisted_hosts_naming_the_rule() {
+    let bed = require_testbed!();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = policy_file(dir.path(), POLICY);
+    let audit = dir.path().join("audit.jsonl");
+    let s = Session::start(
+        bed,
+        &["--policy", &policy, "--audit-log", audit.to_str().unwrap()],
+        &[],
+        Answers::default(),
+    )
+    .await;
+    let r = s
+        .ok(
+            "execute_command",
+            json!({"host": "fixture", "command": "echo allowed"}),
+        )
+        .await;
+    assert_eq!(r.sc["output"], json!("allowed\n"));
+    let e = s.refused("fixture", "echo x && sudo /sbin/reboot").await;
+    assert!(
+        e.contains("`/sbin/reboot` matches the policy's deny rule \"reboot\""),
+        "{}",
+        e
+    );
+    let e = s
+        .refused("fixture", "sh -c 'dd if=/dev/zero of=/dev/sda'")
+        .await;
+    assert!(e.contains("dd of=/dev/*"), "{}", e);
+    let e = s.refused("fixture-dash", "true").await;
+    assert!(e.contains("allowed_hosts"), "{}", e);
+    // A confirm rule without a client that can ask: refused, naming the rule.
+    let e = s.refused("fixture", "touch /tmp/mcpt-policy-noask").await;
+    assert!(
+        e.contains("confirm rule \"touch *\"") && e.contains("no form elicitation"),
+        "{}",
+        e
+    );
+    assert!(!Path::new("/tmp/mcpt-policy-noask").exists());
+    // Typed input is checked too.
+    s.ok(
+        "execute_command",
+        json!({"host": "fixture", "command": "true"}),
+    )
+    .await;
+    let e = s
+        .err(
+            "send_input_by_session",
+            json!({"host": "fixture", "input_text": "reboot\n"}),
+        )
+        .await;
+    assert!(e.text.contains("deny rule"), "{}", e.text);
+    s.stop().await;
+    let lines = audit_lines(&audit);
+    let refused: Vec<&Value> = lines.iter().filter(|l| l["status"] == "refused").collect();
+    assert_eq!(refused.len(), 5, "{lines:?}");
+    assert!(
+        refused[0]["policy"].as_str().unwrap().contains("deny rule"),
+        "{}",
+        refused[0]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_confirm_rules_ask_the_user() {
+    let bed = require_testbed!();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = policy_file(dir.path(), POLICY);
+    let marker = dir.path().join("approved");
+    let _ = std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    );
+    for approve in [false, true] {
+        let answers = Answers {
+            modes: vec!["form"],
+            approve: Some(approve),
+            ..Answers::default()
+        };
+        let s = Session::start(bed, &["--policy", &policy], &[], answers).await;
+        let command = format!("touch {}", marker.display());
+        let r = s
+            .call(
+                "execute_command",
+                json!({"host": "fixture", "command": command}),
+            )
+            .await;
+        let asked = s.human.asked.lock().unwrap().clone();
+        assert_eq!(asked.len(), 1, "{asked:?}");
+        let ElicitRequestParams::FormElicitationParams { message, .. } = &asked[0] else {
+            panic!("{asked:?}")
+        };
+        assert!(
+            message.contains(&command) && message.contains("fixture"),
+            "{message}"
+        );
+        assert_eq!(r.is_error, !approve, "{}", r.text);
+        assert_eq!(marker.exists(), approve, "{}", r.text);
+        if !approve {
+            assert!(r.text.contains("did not approve"), "{}", r.text);
+        }
+        s.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_policy_runs_only_the_allow_list() {
+    let bed = require_testbed!();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = policy_file(
+        dir.path(),
+        "read_only = true\nallow = [\"ls *\", \"cat *\", \"id -u\"]\n",
+    );
+    let s = Session::start(bed, &["--policy", &policy], &[], Answers::default()).await;
+    let r = s
+        .ok(
+            "execute_command",
+            json!({"host": "fixture", "command": "ls / | cat; id -u"}),
+        )
+        .await;
+    assert_eq!(r.sc["exit_code"], json!(0), "{}", r.text);
+    for (command, why) in [
+        ("rm -f /tmp/x", "not on its allow list"),
+        ("ls > /tmp/mcpt-ro", "writes to"),
+        ("id", "not on its allow list"),
+    ] {
+        let e = s.refused("fixture", command).await;
+        assert!(
+            e.contains(why) && e.contains("read_only"),
+            "{command}: {}",
+            e
+        );
+    }
+    let e = s
+        .err(
+            "send_keys",
+            json!({"host": "fixture", "keys": "rm x<enter>"}),
+        )
+        .await;
+    assert!(e.text.contains("read-only"), "{}", e.text);
+    s.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// A human answers login questions
+
+fn host_key_asker(choice: &'static str) -> Answers {
+    Answers {
+        modes: vec!["form"],
+        host_key: Some(choice),
+        ..Answers::default()
+    }
+}
+
+fn modern() -> ClientLifecycleMode {
+    ClientLifecycleMode::Discover {
+        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+    }
+}
+
+/// The form messages the human was shown.
+fn forms(s: &Session) -> Vec<String> {
+    s.human
+        .asked
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|a| match a {
+            ElicitRequestParams::FormElicitationParams { message, .. } => Some(message.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_host_key_accepted_for_this_run_or_refused() {
+    let bed = require_testbed!();
+    let empty = bed.dir().join("known_hosts_empty");
+    // Accepted for this run: the command runs, known_hosts is untouched.
+    let s = Session::start(bed, &[], &[], host_key_asker("accept_once")).await;
+    let r = s
+        .ok(
+            "execute_command",
+            json!({"host": "fixture-unknown", "command": "echo trusted"}),
+        )
+        .await;
+    assert_eq!(r.sc["output"], json!("trusted\n"), "{}", r.text);
+    let asked = forms(&s);
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert!(
+        asked[0].contains(bed.host_key_fingerprint()) && asked[0].contains("ED25519"),
+        "{}",
+        asked[0]
+    );
+    assert_eq!(std::fs::read_to_string(&empty).unwrap(), "");
+    // A new master of the same run trusts it without asking again.
+    s.ok("close_session", json!({"host": "fixture-unknown"}))
+        .await;
+    s.ok(
+        "execute_command",
+        json!({"host": "fixture-unknown", "command": "true"}),
+    )
+    .await;
+    assert_eq!(forms(&s).len(), 1);
+    s.stop().await;
+
+    // Refused by the human.
+    let s = Session::start(bed, &[], &[], host_key_asker("refuse")).await;
+    let e = s.refused("fixture-unknown", "true").await;
+    assert!(
+        e.contains("The user refused the key") && e.contains(bed.host_key_fingerprint()),
+        "{}",
+        e
+    );
+    s.stop().await;
+
+    // A client that cannot ask: today's refusal, with the fingerprint and what to do.
+    let s = Session::start(bed, &[], &[], Answers::default()).await;
+    let e = s.refused("fixture-unknown", "true").await;
+    assert!(
+        e.contains("never accepted automatically") && e.contains(bed.host_key_fingerprint()),
+        "{}",
+        e
+    );
+    s.stop().await;
+
+    // A changed key is refused, never asked about.
+    let s = Session::start(bed, &[], &[], host_key_asker("accept_once")).await;
+    let e = s.refused("fixture-changed", "true").await;
+    assert!(e.contains("CHANGED"), "{}", e);
+    assert!(forms(&s).is_empty());
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_host_key_accepted_and_saved() {
+    // A private bed: this test writes the key into its known_hosts_empty.
+    let bed = common::require_private_testbed!();
+    let empty = bed.dir().join("known_hosts_empty");
+    let s = Session::start(&bed, &[], &[], host_key_asker("accept_and_save")).await;
+    let r = s
+        .ok(
+            "execute_command",
+            json!({"host": "fixture-unknown", "command": "echo saved"}),
+        )
+        .await;
+    assert_eq!(r.sc["output"], json!("saved\n"), "{}", r.text);
+    s.stop().await;
+    let saved = std::fs::read_to_string(&empty).unwrap();
+    assert!(
+        saved.contains(&format!("[127.0.0.1]:{}", bed.port())) && saved.contains("ssh-ed25519"),
+        "{saved}"
+    );
+    // Another server run needs no one to ask.
+    let s = Session::start(&bed, &[], &[], Answers::default()).await;
+    s.ok(
+        "execute_command",
+        json!({"host": "fixture-unknown", "command": "true"}),
+    )
+    .await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_and_passphrase_through_the_one_time_page() {
+    let bed = require_testbed!();
+    let answers = Answers {
+        modes: vec!["form", "url"],
+        url_secret: Some(PASSWORD.to_string()),
+        ..Answers::default()
+    };
+    let s = Session::start(bed, &[], &[], answers).await;
+    for (host, user) in [
+        ("fixture-pass", "mcptpass"),
+        ("fixture-passphrase", "mcptkey"),
+    ] {
+        let r = s
+            .ok(
+                "execute_command",
+                json!({"host": host, "command": "whoami"}),
+            )
+            .await;
+        assert_eq!(r.sc["output"], json!(format!("{user}\n")), "{}", r.text);
+    }
+    let asked = s.human.asked.lock().unwrap().clone();
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    for a in &asked {
+        let ElicitRequestParams::UrlElicitationParams { url, message, .. } = a else {
+            panic!("a secret must be asked through a URL, never a form: {a:?}")
+        };
+        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+        assert!(!message.contains(PASSWORD));
+    }
+    // The page was single-use: it is gone.
+    let ElicitRequestParams::UrlElicitationParams { url, .. } = &asked[0] else {
+        unreachable!()
+    };
+    assert!(
+        post_form(url, "again").await.is_err(),
+        "the page still answers"
+    );
+    let log = s.log();
+    s.stop().await;
+    assert!(!log.contains(PASSWORD));
+
+    // Without URL mode: the fast failure, naming the ways to give the password.
+    let s = Session::start(bed, &[], &[], host_key_asker("refuse")).await;
+    let e = s.refused("fixture-pass", "true").await;
+    assert!(
+        e.contains("asked for a password")
+            && e.contains("OVRD_<host>_PASS")
+            && e.contains("ssh-agent"),
+        "{}",
+        e
+    );
+    assert!(s.human.asked.lock().unwrap().is_empty());
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn input_required_rounds_on_protocol_2026_07_28() {
+    let bed = require_testbed!();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = policy_file(dir.path(), "confirm = [\"echo confirmed\"]\n");
+    let answers = Answers {
+        modes: vec!["form", "url"],
+        host_key: Some("accept_once"),
+        approve: Some(true),
+        url_secret: Some(PASSWORD.to_string()),
+    };
+    let s = Session::start_with(
+        bed.ssh_config(),
+        &["--policy", &policy],
+        &[],
+        answers,
+        modern(),
+    )
+    .await;
+    // A host key, then a confirmation, then a password: each a round of the same call.
+    let r = s
+        .ok(
+            "execute_command",
+            json!({"host": "fixture-unknown", "command": "echo confirmed"}),
+        )
+        .await;
+    assert_eq!(r.sc["output"], json!("confirmed\n"), "{}", r.text);
+    let r = s
+        .ok(
+            "execute_command",
+            json!({"host": "fixture-pass", "command": "whoami"}),
+        )
+        .await;
+    assert_eq!(r.sc["output"], json!("mcptpass\n"), "{}", r.text);
+    let asked = s.human.asked.lock().unwrap().clone();
+    assert_eq!(asked.len(), 3, "{asked:?}");
+    assert!(matches!(
+        asked[2],
+        ElicitRequestParams::UrlElicitationParams { .. }
+    ));
+    // A retry with a made-up request state finds nothing to resume.
+    let mut forged = CallToolRequestParams::new("execute_command").with_arguments(
+        json!({"host": "fixture", "command": "true"})
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    forged.request_state = Some("0123456789abcdef".into());
+    let r = s.client.call_tool(forged).await.unwrap();
+    assert_eq!(r.is_error, Some(true));
+    s.stop().await;
+
+    // A 2026-07-28 client without elicitation: the clear refusal.
+    let s = Session::start_with(bed.ssh_config(), &[], &[], Answers::default(), modern()).await;
+    let e = s.refused("fixture-unknown", "true").await;
+    assert!(e.contains("never accepted automatically"), "{}", e);
+    s.stop().await;
+}
