@@ -65,6 +65,12 @@ pub enum Command {
         /// Name of an environment variable holding the sudo password.
         #[arg(long, value_name = "VAR")]
         sudo_password_env: Option<String>,
+        /// Name of an environment variable holding a network device's enable password.
+        #[arg(long, value_name = "VAR")]
+        enable_password_env: Option<String>,
+        /// A network device's enable command.
+        #[arg(long, default_value = "enable")]
+        enable_command: String,
         /// The command (after `--`); several words are joined with spaces.
         #[arg(last = true, required = true)]
         command: Vec<String>,

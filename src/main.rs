@@ -18,16 +18,18 @@ use rmcp::ServiceExt;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Secrets named on the command line are read and removed before any thread starts.
-    let (password, sudo_password) = match &cli.command {
+    let (password, sudo_password, enable_password) = match &cli.command {
         Some(Command::Exec {
             password_env,
             sudo_password_env,
+            enable_password_env,
             ..
         }) => (
             take_secret_env(password_env.as_deref()),
             take_secret_env(sudo_password_env.as_deref()),
+            take_secret_env(enable_password_env.as_deref()),
         ),
-        None => (None, None),
+        None => (None, None, None),
     };
     init_logging();
     let config = match Config::from_env(cli.ssh_config.clone()) {
@@ -60,6 +62,7 @@ fn main() -> ExitCode {
                 identity,
                 timeout,
                 command,
+                enable_command,
                 ..
             }) => {
                 let req = ExecRequest {
@@ -70,6 +73,8 @@ fn main() -> ExitCode {
                     key_filename: identity,
                     port,
                     sudo_password,
+                    enable_password,
+                    enable_command: Some(enable_command),
                     timeout: Duration::from_secs(timeout.min(7 * 24 * 3600)),
                 };
                 exec(config, req).await

@@ -433,15 +433,35 @@ async fn execute_command_exit_codes_and_bad_input() {
         )
         .await;
     assert_eq!(r.str("output"), "huge\n");
-    // enable_password is accepted for compatibility, and the result says it had no effect.
+    // enable_password is for devices: on a POSIX shell the result says it was not used.
     let r = s
         .ok(
             "execute_command",
             json!({"host": "fixture", "command": "true", "enable_password": "x"}),
         )
         .await;
+    assert!(r.text.contains("not used"), "{}", r.text);
+    // A network device: no exit status, the device named, its error line, enable applied.
+    let r = s
+        .ok(
+            "execute_command",
+            json!({"host": "fixture-ios", "command": "show bogus", "enable_password": common::testbed::ENABLE_PASSWORD}),
+        )
+        .await;
     assert!(
-        r.text.contains("enable mode is not supported"),
+        r.text.starts_with("Exit Status: n/a (network device)"),
+        "{}",
+        r.text
+    );
+    assert_eq!(r.sc["exit_code"], Value::Null, "{}", r.sc);
+    assert_eq!(r.sc["device"]["family"], json!("cisco_ios"), "{}", r.sc);
+    assert_eq!(r.sc["device"]["mode"], json!("privileged"), "{}", r.sc);
+    assert_eq!(
+        r.sc["device_error"],
+        json!("% Invalid input detected at '^' marker.")
+    );
+    assert!(
+        r.text.contains("Device error: % Invalid input"),
         "{}",
         r.text
     );

@@ -56,7 +56,7 @@ mod table;
 #[cfg(test)]
 mod tests;
 
-pub use output::{Echo, clean_output, echo_end};
+pub use output::{Echo, clean_line, clean_output, echo_end};
 pub use prompt::{Detected, PromptMatch, detect, is_prompt_of, refine};
 pub use reply::{
     EnableStep, Interstitial, Pager, Reply, device_error, enable_step, interstitial, pager,

@@ -158,6 +158,13 @@ pub fn clean_output(learned: &Detected, text: &str) -> String {
     kept[start..end].iter().map(|l| format!("{l}\n")).collect()
 }
 
+/// One completed output line as it should be shown (for output streamed line by line): None
+/// for a line that is only a pager prompt, else the line without a pager remnant at its start
+/// and without the trailing spaces an erasure leaves.
+pub fn clean_line(line: &str) -> Option<&str> {
+    without_pager(line).map(str::trim_end)
+}
+
 /// `line` without a pager prompt that starts it; None when the line is only a pager prompt.
 fn without_pager(line: &str) -> Option<&str> {
     if PAGER_LINE.is_match(line.trim()) {

@@ -100,8 +100,9 @@ static PAGER: LazyLock<Regex> = LazyLock::new(|| {
         r"|^--\s*\[Q quit\|.*\]$",
     ))
 });
-static YES_NO: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?i)[(\[](?:yes|y)/(?:no|n)(?:/[^()\[\]]{1,20})?[)\]]\s*[:?]?$"));
+static YES_NO: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"(?i)(?:[(\[](?:yes|y)/(?:no|n)(?:/[^()\[\]]{1,20})?[)\]]\s*[:?]?|\[confirm\])$")
+});
 static PRESS_KEY: LazyLock<Regex> = LazyLock::new(|| {
     re(
         r"(?i)^[\[<(*-]*\s*(?:press|hit)\s+(?:any key|a key|<?enter>?|<?return>?|the enter key|space)\b",
@@ -290,6 +291,11 @@ mod tests {
             ("Really delete (yes/no): ", YesNo),
             ("Confirm [yes/no]?", YesNo),
             ("Save changes (Y/N)", YesNo),
+            ("Proceed with reload? [confirm]", YesNo),
+            (
+                "Clear \"show interface\" counters on all interfaces [confirm]",
+                YesNo,
+            ),
             ("Press any key to continue", PressKey),
             ("Press any key to continue . . . ", PressKey),
             ("Press ENTER to continue", PressKey),

@@ -43,6 +43,17 @@ impl JobStatus {
     }
 }
 
+/// The network device a command ran on, as its result shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct DeviceState {
+    /// The vendor family (`cisco_ios`, `juniper_junos`...).
+    pub family: String,
+    pub vendor: String,
+    /// `user`, `privileged`, `operational` or `config`.
+    pub mode: String,
+    pub prompt: String,
+}
+
 /// The mutable part of a job, updated by the shell that runs it.
 #[derive(Debug)]
 pub struct JobState {
@@ -60,6 +71,8 @@ pub struct JobState {
     pub error: Option<String>,
     /// A network device's error line for the command (devices have no exit status).
     pub device_error: Option<String>,
+    /// The network device the command ran on.
+    pub device: Option<DeviceState>,
 }
 
 impl JobState {
@@ -121,6 +134,9 @@ pub struct JobSnapshot {
     /// A network device's error line (devices have no exit status).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub device_error: Option<String>,
+    /// The network device (vendor family, mode, prompt) the command ran on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<DeviceState>,
 }
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -151,6 +167,7 @@ impl Job {
                 notes: Vec::new(),
                 error: None,
                 device_error: None,
+                device: None,
             }),
             changed,
             shown: OnceLock::new(),
@@ -279,6 +296,7 @@ impl Job {
                 notes: s.notes.iter().map(|n| self.scrub(n)).collect(),
                 error: s.error.as_deref().map(|e| self.scrub(e)),
                 device_error: s.device_error.clone(),
+                device: s.device.clone(),
             }
         })
     }

@@ -44,8 +44,8 @@ impl Login {
             password: self.password,
             key_filename: self.key_filename,
             port: self.port,
-            sudo_password: None,
             timeout: Duration::from_secs(timeout),
+            ..Default::default()
         }
     }
 }
@@ -58,7 +58,7 @@ pub struct ExecuteCommandParams {
     pub command: String,
     #[serde(flatten)]
     pub login: Login,
-    /// Network device enable password (not yet supported).
+    /// Network device enable password.
     #[serde(default, deserialize_with = "opt_secret")]
     pub enable_password: Option<Secret>,
     /// Network device enable command.
@@ -280,28 +280,17 @@ impl SshServer {
         peer: Peer<RoleServer>,
         ct: CancellationToken,
     ) -> CallToolResult {
-        // Enable mode of network devices is not built yet: say so rather than ignore it.
-        let enable_given = self
-            .engine
-            .enable_password(&p.host, p.enable_password.as_ref())
-            .is_some();
-        let _ = &p.enable_command;
         let timeout = p.timeout.unwrap_or(30).min(MAX_TIMEOUT);
         let req = ExecRequest {
             sudo_password: p.sudo_password,
+            enable_password: p.enable_password,
+            enable_command: Some(p.enable_command),
             ..p.login.request(p.host, p.command, timeout)
         };
         let job = match self.engine.start(&req, &ct).await {
             Ok(j) => j,
             Err(e) => return tool_error(&e),
         };
-        if enable_given {
-            job.update(|s| {
-                s.notes.push(
-                    "enable_password was given, but network-device enable mode is not supported yet; the command ran as is in the login shell".into(),
-                )
-            });
-        }
         let stop = CancellationToken::new();
         self.spawn_progress(job.clone(), &meta, peer, stop.clone());
         let waited = job

@@ -38,9 +38,10 @@ pub fn command(s: &JobSnapshot, waited: Option<Waited>, timeout_secs: Option<u64
             ));
         }
         (status, _) => {
-            match s.exit_code {
-                Some(code) => t.push_str(&format!("Exit Status: {code}")),
-                None => t.push_str("Exit Status: unknown"),
+            match (s.exit_code, &s.device) {
+                (Some(code), _) => t.push_str(&format!("Exit Status: {code}")),
+                (None, Some(_)) => t.push_str("Exit Status: n/a (network device)"),
+                (None, None) => t.push_str("Exit Status: unknown"),
             }
             if status != JobStatus::Completed {
                 t.push_str(&format!(" ({})", status.as_str()));
@@ -54,6 +55,15 @@ pub fn command(s: &JobSnapshot, waited: Option<Waited>, timeout_secs: Option<u64
     }
     if let Some(e) = &s.error {
         t.push_str(&format!("Error: {e}\n"));
+    }
+    if let Some(e) = &s.device_error {
+        t.push_str(&format!("Device error: {e}\n"));
+    }
+    if let Some(d) = &s.device {
+        t.push_str(&format!(
+            "Device: {} ({} mode, prompt {:?})\n",
+            d.vendor, d.mode, d.prompt
+        ));
     }
     for n in &s.notes {
         t.push_str(&format!("Note: {n}\n"));

@@ -266,6 +266,7 @@ impl Destination {
         .await?;
         let info = shell.info();
         g.dialect = Some(info.dialect.clone());
+        notes.extend(info.login_notes.iter().cloned());
         if info.posix_fallback {
             notes.push(format!(
                 "the login shell ({}) is not POSIX-compatible; commands run in bash (or sh) started inside it",

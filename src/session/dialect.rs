@@ -9,7 +9,7 @@
 //! input, full-screen programs, the shell's end.
 
 use crate::expect::Prompt;
-use crate::jobs::JobStatus;
+use crate::jobs::{DeviceState, JobStatus};
 use crate::secret::Secret;
 
 /// A command handed to a dialect.
@@ -79,6 +79,8 @@ pub enum Action {
     Depth(u32),
     /// A short description of where the session is (a device's mode and prompt), for listings.
     Mode(String),
+    /// The device the running command talks to, as its result shows it.
+    Device(DeviceState),
 }
 
 /// Collects actions; a thin wrapper so call sites read as sentences.
@@ -114,6 +116,15 @@ impl Actions {
 pub trait Dialect: Send {
     /// `posix`, or a device family, for listings and results.
     fn name(&self) -> String;
+
+    /// The shell is handed over: anything to do before the first command (a device turns its
+    /// pager off). The shell counts as busy until [`Dialect::ready`].
+    fn open(&mut self, _out: &mut Actions) {}
+
+    /// What to type for input a caller sends to the running command (`\n` is Enter).
+    fn input(&self, bytes: Vec<u8>) -> Vec<u8> {
+        bytes
+    }
 
     /// Starts `cmd` in an idle shell.
     fn begin(&mut self, cmd: &CommandSpec<'_>, out: &mut Actions);

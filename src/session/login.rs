@@ -47,12 +47,11 @@ pub async fn start_master(
         .and_then(|k| ask::session_known_hosts(s.resolved, k));
     let argv = s.argv(known_hosts.as_ref().map(|(files, _)| files.as_str()));
     tracing::debug!(argv = %argv.display(), "starting ControlMaster");
-    let (proc, rx) = PtyProcess::spawn(argv.pty_command("dumb"), 200, 50).map_err(|source| {
-        Error::Spawn {
+    let (proc, rx) =
+        PtyProcess::spawn(argv.pty_command("dumb"), 200, 50).map_err(|source| Error::Spawn {
             program: s.ssh.program.clone(),
             source,
-        }
-    })?;
+        })?;
     let watch = CreationWatch::new(&s.socket).map_err(|e| {
         Error::io(
             format!("cannot watch {} for the control socket", s.socket.display()),

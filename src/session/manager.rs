@@ -27,6 +27,10 @@ pub struct ExecRequest {
     pub key_filename: Option<String>,
     pub port: Option<u16>,
     pub sudo_password: Option<Secret>,
+    /// A network device's enable password (`OVRD_<host>_ENABLE_PASS` when not given) and
+    /// enable command (default `enable`).
+    pub enable_password: Option<Secret>,
+    pub enable_command: Option<String>,
     pub timeout: Duration,
 }
 
@@ -282,6 +286,7 @@ impl SessionManager {
         )?;
         let password = self.login_password(&req.host, req.password.as_ref());
         let sudo_password = self.sudo_password(&req.host, req.sudo_password.as_ref(), &req.command);
+        let enable_password = self.enable_password(&req.host, req.enable_password.as_ref());
         let dest = self.destination(&named);
         let connect = Connect {
             config: &self.config,
@@ -298,7 +303,7 @@ impl SessionManager {
                 return Err(named.shown.scrub_error(e));
             }
         };
-        let secrets: Vec<Secret> = [password, sudo_password.clone()]
+        let secrets: Vec<Secret> = [password, sudo_password.clone(), enable_password.clone()]
             .into_iter()
             .flatten()
             .collect();
@@ -314,6 +319,12 @@ impl SessionManager {
             &req.command,
             RunOptions {
                 sudo_password,
+                enable_password,
+                enable_command: req
+                    .enable_command
+                    .clone()
+                    .filter(|c| !c.trim().is_empty())
+                    .unwrap_or_else(|| "enable".into()),
                 secrets,
             },
         ) {

@@ -3,6 +3,7 @@
 //! ([`destination`]), the master's login conversation ([`login`]), and the manager the tools use.
 
 pub mod destination;
+pub mod device;
 pub mod dialect;
 pub mod login;
 pub mod manager;

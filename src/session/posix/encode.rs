@@ -326,7 +326,9 @@ mod tests {
     /// ends the command. Returns the word, or why the bytes are anything else.
     fn one_eval_command(s: &str, seq: u64) -> Result<String, String> {
         let prefix = format!(" __mcp_cmd {seq} $?; eval ");
-        let rest = s.strip_prefix(&prefix).ok_or("does not start with our prefix")?;
+        let rest = s
+            .strip_prefix(&prefix)
+            .ok_or("does not start with our prefix")?;
         let mut word = String::new();
         let mut chars = rest.chars().peekable();
         loop {
@@ -358,7 +360,10 @@ mod tests {
 
     #[test]
     fn the_property_checkers_catch_a_second_command() {
-        assert_eq!(one_eval_command(" __mcp_cmd 1 $?; eval 'a'\n", 1), Ok("a".into()));
+        assert_eq!(
+            one_eval_command(" __mcp_cmd 1 $?; eval 'a'\n", 1),
+            Ok("a".into())
+        );
         assert!(one_eval_command(" __mcp_cmd 1 $?; eval 'a'\nrm x\n", 1).is_err());
         assert!(one_eval_command(" __mcp_cmd 1 $?; eval 'a';rm x\n", 1).is_err());
         assert!(through_the_tty(b"a\x03b").is_err());

@@ -176,6 +176,9 @@ impl Dialect for PosixDialect {
     }
 
     fn begin(&mut self, cmd: &CommandSpec<'_>, out: &mut Actions) {
+        if cmd.enable.is_some() {
+            out.note("enable_password is for network devices; this host is a POSIX shell, so it was not used");
+        }
         out.write(command_line(cmd.text, cmd.seq, self.dirty_line));
         self.dirty_line = false;
         self.shell_seq = cmd.seq;

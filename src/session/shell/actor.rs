@@ -17,7 +17,7 @@ use crate::expect::{Prompt, PromptKind, classify, repl_prompt, shell_prompt};
 use crate::jobs::{Job, JobStatus};
 use crate::pty::{PtyInput, PtyOutput, PtyProcess};
 use crate::secret::{Secret, redact, redact_partial};
-use crate::session::dialect::{Action, Actions, CommandSpec, Dialect};
+use crate::session::dialect::{Action, Actions, CommandSpec, Dialect, Enable};
 use crate::term::input::secret_answer;
 use crate::term::{Event, Stripper};
 
@@ -95,6 +95,8 @@ impl Actor {
     }
 
     pub(super) async fn run(mut self) {
+        self.dialect.open(&mut self.actions);
+        self.apply();
         loop {
             let settle_at = self.settle_deadline();
             let dialect_at = self.dialect.deadline();
@@ -163,6 +165,7 @@ impl Actor {
                         r.job.update(|s| s.resume());
                     }
                     self.settle_checked = false;
+                    let bytes = self.dialect.input(bytes);
                     self.input.write(&bytes).map_err(|e| e.to_string())
                 });
                 let _ = reply.send(r);
@@ -233,7 +236,10 @@ impl Actor {
                     seq,
                     text: &command,
                     sudo_password: options.sudo_password.as_ref(),
-                    enable: None,
+                    enable: options.enable_password.as_ref().map(|password| Enable {
+                        password,
+                        command: &options.enable_command,
+                    }),
                 };
                 self.dialect.begin(&spec, &mut self.actions);
                 job
@@ -322,6 +328,11 @@ impl Actor {
                 }
                 Action::Depth(d) => self.info(|i| i.depth = d),
                 Action::Mode(m) => self.info(|i| i.mode = Some(m)),
+                Action::Device(d) => {
+                    if let Some(r) = &self.running {
+                        r.job.update(|s| s.device = Some(d));
+                    }
+                }
             }
         }
     }
@@ -414,9 +425,9 @@ impl Actor {
                 Event::Text(t) => {
                     self.lines += t.matches('\n').count();
                     push_recent(&mut self.recent, &t);
-                    if self.running.is_some() {
-                        self.dialect.on_text(&t, &mut self.actions);
-                    }
+                    // Also between commands: a dialect may be busy on its own (a device's
+                    // set-up, a sync line).
+                    self.dialect.on_text(&t, &mut self.actions);
                 }
                 Event::Marker(payload) => self.dialect.on_marker(&payload, &mut self.actions),
                 Event::Query(q) => {
@@ -431,8 +442,8 @@ impl Actor {
         self.events = events;
         if self.running.is_some() {
             self.publish_partial();
-            self.check_prompts(false);
         }
+        self.check_prompts(false);
     }
 
     /// The job shows the unterminated last line as the terminal does now (a progress line, a
@@ -475,15 +486,12 @@ impl Actor {
     /// a nested shell, a device's pager); then prompts that ask for a secret are reported at
     /// once, other prompts and full-screen programs once output has settled.
     fn check_prompts(&mut self, settled: bool) {
-        if self.running.is_none() {
-            return;
-        }
         let partial = self.stripper.partial_line();
         let handled = self
             .dialect
             .on_partial(&partial, settled, &mut self.actions);
         self.apply();
-        if handled {
+        if handled || self.running.is_none() {
             return;
         }
         let lines = self.lines;

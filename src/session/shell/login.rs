@@ -7,13 +7,12 @@
 //! output pauses, by the POSIX set-up's probe: a shell answers it, a CLI that is not a shell
 //! answers with an error and shows its prompt again.
 
-use std::sync::LazyLock;
 use std::time::Duration;
 
-use regex::Regex;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::devices::{self, Detected};
 use crate::expect::{
     Expect, ExpectError, Needle, Prompt, PromptKind, posix_shell_prompt, repl_prompt,
 };
@@ -28,10 +27,17 @@ const EMPTY_PROMPT: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Login {
     /// A POSIX shell's prompt, or one we could not place (None: an empty prompt): the POSIX
-    /// set-up runs, and its probe decides.
-    Shell { prompt: Option<String> },
-    /// A network device's prompt.
-    Device { prompt: String },
+    /// set-up runs, and its probe decides. `answered` as for a device.
+    Shell {
+        prompt: Option<String>,
+        answered: Vec<&'static str>,
+    },
+    /// A network device's prompt, read with the vendor table; `answered` names the login
+    /// questions answered on the way (`software licence question`...).
+    Device {
+        detected: Detected,
+        answered: Vec<&'static str>,
+    },
 }
 
 #[derive(Debug)]
@@ -49,11 +55,13 @@ pub async fn await_prompt(
     cancel: &CancellationToken,
 ) -> Result<Login, LoginError> {
     let started = Instant::now();
+    let mut answered = Vec::new();
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let needles = [
             Needle::Line(is_shell_prompt),
             Needle::Line(is_device_prompt),
+            Needle::Line(|l| devices::interstitial(l).is_some()),
             Needle::Prompt,
             Needle::Quiet(SETTLE),
         ];
@@ -65,18 +73,26 @@ pub async fn await_prompt(
             0 => {
                 return Ok(Login::Shell {
                     prompt: Some(m.matched),
+                    answered,
                 });
             }
             1 => {
-                return Ok(Login::Device {
-                    prompt: m.matched.trim().to_string(),
-                });
+                let detected = devices::detect(&m.matched).expect("checked by the needle");
+                return Ok(Login::Device { detected, answered });
             }
             2 => {
+                // A question between login and prompt (licence, password change, banner):
+                // the answer that changes nothing, named in the result.
+                let i = devices::interstitial(&m.matched).expect("checked by the needle");
+                answered.push(i.name);
+                let _ = input.write(i.answer.as_bytes());
+            }
+            3 => {
                 let prompt = m.prompt.expect("Prompt needles carry the prompt");
                 match prompt.kind {
                     // A banner waiting for a key: the conservative answer is Enter.
                     PromptKind::PressKey => {
+                        answered.push("press a key");
                         let _ = input.write(b"\r");
                     }
                     _ => return Err(LoginError::Asked(prompt)),
@@ -86,11 +102,17 @@ pub async fn await_prompt(
                 let line = ex.line_before_cursor();
                 if !line.trim().is_empty() {
                     ex.take_pending();
-                    return Ok(Login::Shell { prompt: Some(line) });
+                    return Ok(Login::Shell {
+                        prompt: Some(line),
+                        answered,
+                    });
                 }
                 if started.elapsed() >= EMPTY_PROMPT {
                     ex.take_pending();
-                    return Ok(Login::Shell { prompt: None });
+                    return Ok(Login::Shell {
+                        prompt: None,
+                        answered,
+                    });
                 }
             }
         }
@@ -105,27 +127,12 @@ pub fn is_shell_prompt(line: &str) -> bool {
     t.len() > 1 && posix_shell_prompt(t) && !is_device_prompt(t)
 }
 
-/// Device prompts of the common vendor families, with the host name as they print it:
-/// Cisco-like `Router>`, `Router#`, `Router(config-if)#`; Junos `user@r1>`; Huawei/H3C
-/// `<HUAWEI>`, `[HUAWEI]`, `[~HUAWEI]`; MikroTik `[admin@MikroTik] > `.
+/// A prompt of a network device family of the vendor table (`Router>`, `<HUAWEI>`,
+/// `[admin@MikroTik] > `, `user@r1>`).
 pub fn is_device_prompt(line: &str) -> bool {
-    static DEVICE: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(concat!(
-            // ASCII classes: host names are ASCII, and Unicode ones would blow up the automaton.
-            r"(?-u)^(?:",
-            r"[A-Za-z][0-9A-Za-z_.\-/:]{0,62}(?:\([0-9A-Za-z_.\-/:+]{0,32}\))?[>#]",
-            r"|[0-9A-Za-z_.\-]+@[0-9A-Za-z_.\-]+[>#]",
-            r"|(?:(?i:hrp|rbm)_[a-z]?)?<[0-9A-Za-z_.\-@()/:]{1,48}>",
-            r"|\[[~*]{0,2}[0-9A-Za-z_.\-@/:]{1,64}\]",
-            r"|\[[0-9A-Za-z_.\-+@ ]+@[0-9A-Za-z_.\- ]+\] ?[ -=?-~]{0,32}>",
-            r")$"
-        ))
-        .expect("valid regex")
-    });
-    static SHELL_NAMED: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"^(?:[\w.]*sh)-\d").expect("valid regex"));
-    let t = line.trim();
-    DEVICE.is_match(t) && !SHELL_NAMED.is_match(t) && !repl_prompt(t)
+    // `mysql>` has the shape of a Cisco user prompt; an appliance's `edge01-->` is also a
+    // shape psql uses, but nothing else claims it.
+    devices::detect(line).is_some_and(|d| d.family.name == "generic" || !repl_prompt(line))
 }
 
 #[cfg(test)]

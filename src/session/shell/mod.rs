@@ -22,6 +22,7 @@ use crate::jobs::{Job, JobStatus};
 use crate::pty::PtyProcess;
 use crate::pty::tail::RawTail;
 use crate::secret::Secret;
+use crate::session::device::DeviceDialect;
 use crate::session::dialect::Dialect;
 use crate::session::posix::bootstrap::{Setup, SetupError, setup};
 use crate::ssh::{SshProgram, Target};
@@ -66,12 +67,17 @@ pub struct ShellInfo {
     /// Why the shell ended, once it has.
     pub ended: Option<String>,
     pub current_job: Option<String>,
+    /// What the login answered on the way (a banner's key), for the first command's notes.
+    pub login_notes: Vec<String>,
 }
 
 /// Options of one command run.
 #[derive(Default)]
 pub struct RunOptions {
     pub sudo_password: Option<Secret>,
+    /// A network device's enable step: the password and the command (`enable`).
+    pub enable_password: Option<Secret>,
+    pub enable_command: String,
     /// Every secret of this call, for redaction.
     pub secrets: Vec<Secret>,
 }
@@ -370,10 +376,14 @@ async fn start(
         }
     };
     let login = if s.known_dialect.as_deref() == Some("posix") {
-        Ok(Login::Shell { prompt: None })
+        Ok(Login::Shell {
+            prompt: None,
+            answered: Vec::new(),
+        })
     } else {
         login::await_prompt(ex, proc.input(), deadline, cancel).await
     };
+    tracing::debug!(?login, "login");
     let login = login.map_err(|e| match e {
             login::LoginError::Expect(e) => expect_err(e, "waiting for the first prompt"),
             login::LoginError::Asked(prompt) => Error::Shell {
@@ -386,15 +396,17 @@ async fn start(
                 ),
             },
         })?;
-    let device = |prompt: &str| Error::Shell {
-        dest: dest.clone(),
-        detail: format!(
-            "the login shows a network device's CLI (prompt {prompt:?}), and device sessions are not supported yet"
-        ),
+    let answered_notes = |answered: &[&str]| -> Vec<String> {
+        answered
+            .iter()
+            .map(|a| format!("at login the other side asked a question ({a}); it was given the answer that changes nothing"))
+            .collect()
     };
-    let login_prompt = match &login {
-        Login::Device { prompt } => return Err(device(prompt)),
-        Login::Shell { prompt } => prompt.clone(),
+    let (login_prompt, answered) = match login {
+        Login::Device { detected, answered } => {
+            return Ok(device(detected, answered_notes(&answered)));
+        }
+        Login::Shell { prompt, answered } => (prompt, answered),
     };
     let setup_args = Setup {
         nonce,
@@ -412,16 +424,49 @@ async fn start(
                 depth: p.depth,
                 cwd: p.cwd,
                 posix_fallback: p.posix_fallback,
+                login_notes: answered_notes(&answered),
                 ..Default::default()
             },
         )),
-        Err(SetupError::NotAShell { prompt, .. }) => Err(device(&prompt)),
+        Err(SetupError::NotAShell { prompt, .. }) => {
+            // Not a shell: a CLI whose prompt we did not place at once; the table may know it.
+            ex.take_pending();
+            match crate::devices::detect(&prompt) {
+                Some(detected) => {
+                    let mut notes = answered_notes(&answered);
+                    notes.push("the login's prompt was not recognised at once; the shell probe typed into it got an error, so it is driven as a network device".into());
+                    Ok(device(detected, notes))
+                }
+                None => Err(Error::Shell {
+                    dest,
+                    detail: format!(
+                        "the other side is not a POSIX shell (it answered our probe with an error and showed {prompt:?} again), and its prompt is not one of a network device family we know"
+                    ),
+                }),
+            }
+        }
         Err(SetupError::Write(e)) => Err(Error::Shell {
             dest,
             detail: format!("could not write to the terminal: {e}"),
         }),
         Err(SetupError::Expect(e)) => Err(expect_err(e, "setting up the shell")),
     }
+}
+
+/// A device session: its dialect and what listings show of it.
+fn device(detected: crate::devices::Detected, notes: Vec<String>) -> (Box<dyn Dialect>, ShellInfo) {
+    let info = ShellInfo {
+        dialect: detected.family.name.to_string(),
+        depth: 1,
+        mode: Some(format!(
+            "{} ({} mode, prompt {:?})",
+            detected.family.vendor,
+            detected.mode.as_str(),
+            detected.prompt.trim()
+        )),
+        ..Default::default()
+    };
+    (Box::new(DeviceDialect::new(detected, notes)), info)
 }
 
 /// The shell's terminal closed while it was being set up: say why, as far as ssh told.
