@@ -338,7 +338,7 @@ async fn ovrd_aliases_hide_real_values_and_secrets_never_show() {
     assert_eq!(r.sc["output"], json!("db-ok\n***\n"), "{}", r.text);
     assert_eq!(r.sc["session"], json!("prod_db"), "{}", r.text);
     assert!(
-        r.text.contains("not supported yet"),
+        r.text.contains("enable_password is for network devices"),
         "OVRD_prod_db_ENABLE_PASS is noticed: {}",
         r.text
     );
