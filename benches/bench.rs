@@ -24,6 +24,9 @@
 //! 5. 20 sessions each running 50 commands at once.
 //! 6. Server RSS with 20 idle sessions, and its peak while a command prints 10 / 100 MB.
 //! 7. File transfer: a row saying whether the server has it.
+//! 8. A network device (the fake Cisco IOS): connect to the first result of a new session,
+//!    next to a plain `ssh -tt` login up to the device's prompt; a warm `show running-config`
+//!    (100+ lines) through the pager, and with paging off.
 
 #[path = "../fixtures/testbed.rs"]
 mod testbed;
@@ -77,6 +80,10 @@ struct Plan {
     small_bytes: u64,
     sessions: usize,
     commands_per_session: usize,
+    /// New device sessions (and plain logins) timed.
+    device_logins: usize,
+    /// Warm `show running-config` runs, paged and unpaged each.
+    device_listings: usize,
 }
 
 impl Plan {
@@ -93,6 +100,8 @@ impl Plan {
             small_bytes: 10_000_000,
             sessions: 20,
             commands_per_session: 50,
+            device_logins: 10,
+            device_listings: 30,
         }
     }
 
@@ -109,6 +118,8 @@ impl Plan {
             small_bytes: 200_000,
             sessions: 3,
             commands_per_session: 3,
+            device_logins: 1,
+            device_listings: 2,
         }
     }
 }
@@ -1386,13 +1397,16 @@ fn legend(plan: &Plan) -> String {
          through a warm master, up to its first marker ({mx} runs). 4. `ssh -S CTL host 'head -c \
          {b} /dev/zero' >/dev/null` through a warm master; also over a new connection, and \
          `yes <99 chars> | head -c {b}` (what the server runs) in an open `ssh -tt` shell read \
-         from its PTY. 6. the peak while printing {smb}.\n\
+         from its PTY. 6. the peak while printing {smb}. 8. a plain `ssh -tt fixture-ios` login \
+         in a PTY, up to the fake IOS's `R1>` prompt ({dl} runs, after one warm-up).\n\
          Ours: through the MCP stdio interface of the built binary, wall time per tools/call \
          (line-delimited JSON-RPC client in this benchmark). Round trips: {rt} calls each, \
          interleaved. New hosts: {nh}, each with a second session while the first runs `sleep`. \
          Throughput: {tr} runs of {mb} of 100-byte lines. Concurrency and idle memory: a fresh \
          server, {s} hosts (users {users}). RSS is the server process alone (VmRSS sampled every \
-         50 ms; peak = VmHWM).",
+         50 ms; peak = VmHWM). Device: new sessions to the fake IOS (master, login, set-up and \
+         `show clock`), then {dr} warm `show running-config` each with the pager answered and \
+         with paging off (privileged).",
         sf = plan.shell_floor,
         mf = plan.master_floor,
         mx = plan.mux_shells,
@@ -1403,7 +1417,154 @@ fn legend(plan: &Plan) -> String {
         tr = plan.throughput_runs,
         s = plan.sessions,
         users = BENCH_USERS.join(", "),
+        dl = plan.device_logins,
+        dr = plan.device_listings,
     )
+}
+
+/// The fake Cisco IOS of the test bed and its prompt.
+const DEVICE: &str = "fixture-ios";
+const DEVICE_PROMPT: &[u8] = b"R1>";
+
+/// A plain `ssh -tt DEVICE` login in a PTY: the time until the device's prompt shows.
+fn device_login_floor(bed: &TestBed) -> Res<Duration> {
+    let pair = native_pty_system()
+        .openpty(PtySize {
+            rows: 50,
+            cols: 200,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .map_err(|e| format!("openpty: {e}"))?;
+    let mut cmd = CommandBuilder::new("ssh");
+    cmd.arg("-F");
+    cmd.arg(bed.ssh_config());
+    cmd.args(["-tt", DEVICE]);
+    cmd.env("TERM", "xterm-256color");
+    for v in SCRUB_ENV {
+        cmd.env_remove(v);
+    }
+    let start = Instant::now();
+    let mut child = pair
+        .slave
+        .spawn_command(cmd)
+        .map_err(|e| format!("spawning ssh -tt {DEVICE}: {e}"))?;
+    drop(pair.slave);
+    let mut reader = pair
+        .master
+        .try_clone_reader()
+        .map_err(|e| format!("pty reader: {e}"))?;
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            seen.extend_from_slice(&buf[..n]);
+            if find(&seen, DEVICE_PROMPT).is_some() {
+                let _ = tx.send(());
+                return;
+            }
+        }
+    });
+    let shown = rx.recv_timeout(Duration::from_secs(30));
+    let took = start.elapsed();
+    let _ = child.kill();
+    let _ = child.wait();
+    shown.map_err(|_| {
+        format!(
+            "no {:?} prompt from ssh -tt {DEVICE} within 30 s",
+            String::from_utf8_lossy(DEVICE_PROMPT)
+        )
+    })?;
+    Ok(took)
+}
+
+fn device_call(mcp: &Mcp, args: Value) -> Res<Value> {
+    let r = mcp.call("execute_command", args)?;
+    if r.get("status").and_then(Value::as_str) != Some("completed")
+        || r.get("device").is_none()
+        || r.get("device_error").is_some()
+    {
+        return Err(format!(
+            "a device command did not complete cleanly: {}",
+            trimmed(&r)
+        ));
+    }
+    Ok(r)
+}
+
+/// 8. A network device: new sessions to the first result, and warm listings.
+fn device(bed: &TestBed, mcp: &Mcp, plan: &Plan, rows: &mut Vec<Row>) -> Res<()> {
+    // The fake's first start in a fresh test bed is slow (Python's first run): not counted.
+    device_login_floor(bed)?;
+    let (mut ours, mut plain) = (Vec::new(), Vec::new());
+    for _ in 0..plan.device_logins {
+        let t = Instant::now();
+        device_call(
+            mcp,
+            json!({"host": DEVICE, "command": "show clock", "timeout": 60}),
+        )?;
+        ours.push(t.elapsed());
+        mcp.call("close_session", json!({"host": DEVICE}))?;
+        plain.push(device_login_floor(bed)?);
+    }
+    let (o, p) = (stats(&ours), stats(&plain));
+    rows.push(
+        Row::new(
+            "8. device: connect to first result, median",
+            fmt_ms(o.median),
+        )
+        .floor(fmt_ms(p.median))
+        .ratio(ms(o.median) / ms(p.median))
+        .target(
+            "ready <= 2 s after the prompt",
+            Verdict::of(o.median <= p.median + Duration::from_secs(2)),
+        ),
+    );
+    // Privileged (enable once), then the pager on: every page of the listing is answered.
+    let listing = |paging: &str| -> Res<Vec<Duration>> {
+        device_call(
+            mcp,
+            json!({"host": DEVICE, "command": paging, "timeout": 60}),
+        )?;
+        let mut runs = Vec::new();
+        let mut lines = 0;
+        for _ in 0..plan.device_listings {
+            let t = Instant::now();
+            let r = device_call(
+                mcp,
+                json!({"host": DEVICE, "command": "show running-config", "timeout": 60}),
+            )?;
+            runs.push(t.elapsed());
+            lines = r
+                .get("output")
+                .and_then(Value::as_str)
+                .map_or(0, |o| o.lines().count());
+        }
+        if lines < 100 {
+            return Err(format!("show running-config gave {lines} lines"));
+        }
+        Ok(runs)
+    };
+    device_call(
+        mcp,
+        json!({"host": DEVICE, "command": "show clock", "enable_password": testbed::ENABLE_PASSWORD, "timeout": 60}),
+    )?;
+    let paged = stats(&listing("terminal length 24")?);
+    let unpaged = stats(&listing("terminal length 0")?);
+    rows.push(Row::new(
+        "   warm show running-config through the pager, median",
+        fmt_ms(paged.median),
+    ));
+    rows.push(Row::new(
+        "   ... with paging off, median",
+        fmt_ms(unpaged.median),
+    ));
+    mcp.call("close_session", json!({"host": DEVICE}))?;
+    Ok(())
 }
 
 fn file_transfer(mcp: &Mcp, rows: &mut Vec<Row>) -> Res<()> {
@@ -1560,6 +1721,10 @@ fn run(bed: &TestBed, plan: &Plan) -> (Vec<Row>, bool) {
             }
             let r = throughput(bed, &mcp, plan, &mut rows, &mut mem);
             check(&mut rows, "throughput", r);
+            let mut device_rows = Vec::new();
+            let r = device(bed, &mcp, plan, &mut device_rows);
+            check(&mut device_rows, "network device", r);
+            transfer.extend(device_rows);
             let r = file_transfer(&mcp, &mut transfer);
             check(&mut transfer, "file transfer", r);
             mcp.shutdown();

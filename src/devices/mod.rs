@@ -263,8 +263,67 @@ struct Compiled {
     signature: Option<Regex>,
 }
 
+/// Compiles a device pattern with ASCII meanings of `\w`, `\d` and `\s`: host names and CLI
+/// words are ASCII, and Unicode classes under bounded repetitions (`\w{0,62}`, as the vendor
+/// patterns have) make automata of tens of megabytes.
 pub(crate) fn re(pattern: &str) -> Regex {
-    Regex::new(pattern).unwrap_or_else(|e| panic!("device pattern {pattern:?}: {e}"))
+    let ascii = ascii_classes(pattern);
+    Regex::new(&ascii).unwrap_or_else(|e| panic!("device pattern {pattern:?}: {e}"))
+}
+
+/// `pattern` with `\w`, `\d`, `\s` spelled as ASCII classes (inside a bracket class, their
+/// ranges; outside, a bracket class of them).
+fn ascii_classes(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 32);
+    let mut in_class = false;
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                let Some(e) = chars.next() else {
+                    out.push(c);
+                    break;
+                };
+                let ranges = match e {
+                    'w' => Some("0-9A-Za-z_"),
+                    'd' => Some("0-9"),
+                    's' => Some(" \\t\\n\\r\\x0B\\x0C"),
+                    _ => None,
+                };
+                match (ranges, in_class) {
+                    (Some(r), true) => out.push_str(r),
+                    (Some(r), false) => {
+                        out.push('[');
+                        out.push_str(r);
+                        out.push(']');
+                    }
+                    (None, _) => {
+                        out.push('\\');
+                        out.push(e);
+                    }
+                }
+            }
+            '[' if !in_class => {
+                in_class = true;
+                out.push(c);
+                // A `]` or `^]` right after the opening bracket is a literal.
+                let rest = chars.as_str();
+                for lead in ["^]", "]", "^"] {
+                    if let Some(r) = rest.strip_prefix(lead) {
+                        out.push_str(lead);
+                        chars = r.chars();
+                        break;
+                    }
+                }
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 fn all(patterns: &[&str]) -> Vec<Regex> {
@@ -287,6 +346,20 @@ impl Compiled {
             rename: all(f.rename),
             signature: (!f.signatures.is_empty()).then(|| re(&f.signatures.join("|"))),
         }
+    }
+}
+
+#[cfg(test)]
+mod ascii_tests {
+    #[test]
+    fn classes_become_ascii_inside_and_outside_brackets() {
+        use super::ascii_classes as a;
+        assert_eq!(a(r"^\w+$"), r"^[0-9A-Za-z_]+$");
+        assert_eq!(a(r"[\w.\-]{1,63}"), r"[0-9A-Za-z_.\-]{1,63}");
+        assert_eq!(a(r"\d+\s?"), r"[0-9]+[ \t\n\r\x0B\x0C]?");
+        assert_eq!(a(r"[^\w\]]x\]"), r"[^0-9A-Za-z_\]]x\]");
+        assert_eq!(a(r"[]a]\w"), r"[]a][0-9A-Za-z_]");
+        assert_eq!(a(r"\(more\)"), r"\(more\)");
     }
 }
 

@@ -2,7 +2,9 @@
 //! scrapli, NOC, Oxidized) and the fake devices in `fixtures/devices/`. Order matters where
 //! prompt shapes overlap: [`detect`](super::detect) takes the first family whose prompt
 //! matches, so the most specific shapes come first and families that share Cisco's shape
-//! follow Cisco IOS (they are told apart by [`refine`](super::refine)). The generic family,
+//! follow Cisco IOS (they are told apart by [`refine`](super::refine)). Host names inside
+//! negated classes are unbounded (`+`): prompts are at most 256 characters anyway, and a
+//! bounded repetition of a Unicode class costs megabytes of automaton. The generic family,
 //! last, catches appliance prompts that are clearly not POSIX shells (`edge01-->`).
 
 use super::{
@@ -198,7 +200,7 @@ pub static FAMILIES: &[Family] = &[
         vendor: "MikroTik RouterOS",
         prompts: &[PromptPattern {
             mode: Mode::Operational,
-            pattern: r"^\[(?P<user>[\w.+\-]{1,48})@(?P<host>[^\]]{1,64})\](?: <SAFE>)?(?: (?P<sub>/[^>]*?))? ?>$",
+            pattern: r"^\[(?P<user>[\w.+\-]{1,48})@(?P<host>[^\]]+)\](?: <SAFE>)?(?: (?P<sub>/[^>]*?))? ?>$",
         }],
         not_prompts: &[],
         context_lines: &[],
@@ -230,11 +232,11 @@ pub static FAMILIES: &[Family] = &[
         prompts: &[
             PromptPattern {
                 mode: Mode::Operational,
-                pattern: r"^(?:HRP_[AMS])?<(?P<host>[^<>\[\]\s]{1,64})>$",
+                pattern: r"^(?:HRP_[AMS])?<(?P<host>[^<>\[\]\s]+)>$",
             },
             PromptPattern {
                 mode: Mode::Config,
-                pattern: r"^(?:HRP_[AMS])?\[[~*]{0,2}(?P<host>[^<>\[\]\s]{1,128})\]$",
+                pattern: r"^(?:HRP_[AMS])?\[[~*]{0,2}(?P<host>[^<>\[\]\s]+)\]$",
             },
         ],
         // The software version line of `display current-configuration`.
@@ -275,11 +277,11 @@ pub static FAMILIES: &[Family] = &[
         prompts: &[
             PromptPattern {
                 mode: Mode::Operational,
-                pattern: r"^(?:RBM_[PS])?<(?P<host>[^<>\[\]\s]{1,64})>$",
+                pattern: r"^(?:RBM_[PS])?<(?P<host>[^<>\[\]\s]+)>$",
             },
             PromptPattern {
                 mode: Mode::Config,
-                pattern: r"^(?:RBM_[PS])?\[(?P<host>[^<>\[\]\s]{1,128})\]$",
+                pattern: r"^(?:RBM_[PS])?\[(?P<host>[^<>\[\]\s]+)\]$",
             },
         ],
         not_prompts: &[],
