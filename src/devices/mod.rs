@@ -349,6 +349,9 @@ impl Compiled {
     }
 }
 
+static COMPILED: LazyLock<Vec<Compiled>> =
+    LazyLock::new(|| FAMILIES.iter().map(Compiled::new).collect());
+
 #[cfg(test)]
 mod ascii_tests {
     #[test]
@@ -362,6 +365,3 @@ mod ascii_tests {
         assert_eq!(a(r"\(more\)"), r"\(more\)");
     }
 }
-
-static COMPILED: LazyLock<Vec<Compiled>> =
-    LazyLock::new(|| FAMILIES.iter().map(Compiled::new).collect());
