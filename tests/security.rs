@@ -867,8 +867,28 @@ async fn password_and_passphrase_through_the_one_time_page() {
             .await;
         assert_eq!(r.sc["output"], json!(format!("{user}\n")), "{}", r.text);
     }
+    // A nested ssh inside a session: its password prompt goes to the human too, and the
+    // model only ever sees that it was answered.
+    let cfg = bed.ssh_config().display().to_string();
+    let r = s
+        .ok(
+            "execute_command",
+            json!({"host": "fixture", "command": format!("ssh -F {cfg} fixture-pass whoami"), "timeout": 30}),
+        )
+        .await;
+    // The transcript shows the prompt, as a terminal would, never the answer.
+    assert!(
+        r.sc["output"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with("Password: \nmcptpass\n"),
+        "{}",
+        r.text
+    );
+    assert!(r.text.contains("answered by the user"), "{}", r.text);
+    assert!(!r.text.contains(PASSWORD));
     let asked = s.human.asked.lock().unwrap().clone();
-    assert_eq!(asked.len(), 2, "{asked:?}");
+    assert_eq!(asked.len(), 3, "{asked:?}");
     for a in &asked {
         let ElicitRequestParams::UrlElicitationParams { url, message, .. } = a else {
             panic!("a secret must be asked through a URL, never a form: {a:?}")

@@ -164,6 +164,13 @@ pub trait Dialect: Send {
         false
     }
 
+    /// Should this prompt of the running command be put to the human (through the MCP
+    /// client's one-time page) rather than left for the model: a login prompt of another host
+    /// the command logs in to (`ssh other`)?
+    fn asks_human(&self, _prompt: &Prompt) -> bool {
+        false
+    }
+
     /// Rewrites a prompt line for the caller (hides protocol tokens).
     fn show_prompt(&self, line: &str) -> String {
         line.to_string()

@@ -326,6 +326,7 @@ impl SessionManager {
                     .filter(|c| !c.trim().is_empty())
                     .unwrap_or_else(|| "enable".into()),
                 secrets,
+                asker: ask::current_for(named.shown.clone()),
             },
         ) {
             acquired.shell.release();

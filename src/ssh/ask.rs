@@ -73,6 +73,17 @@ pub fn current() -> Option<Arc<dyn Asker>> {
     ASKER.try_with(Arc::clone).ok()
 }
 
+/// The asker in scope (if any), seeing questions as `shown` allows: for work that goes on
+/// outside the scope (a command that logs in somewhere after its tool call returned).
+pub fn current_for(shown: Arc<Shown>) -> Option<Arc<dyn Asker>> {
+    let inner = current()?;
+    Some(if shown.hides() {
+        Arc::new(Scrubbed { inner, shown })
+    } else {
+        inner
+    })
+}
+
 /// Runs `f` with the asker in scope (if any) seeing questions as `shown` allows: an `OVRD_`
 /// alias's real host, user and key path never reach the human's dialog either.
 pub async fn scrubbed<F: Future>(shown: Arc<Shown>, f: F) -> F::Output {

@@ -399,6 +399,14 @@ impl Dialect for PosixDialect {
         self.sudo_prompt(line).unwrap_or_else(|| line.to_string())
     }
 
+    fn asks_human(&self, prompt: &Prompt) -> bool {
+        matches!(prompt.kind, PromptKind::Password | PromptKind::Passphrase)
+            && self
+                .cmd
+                .as_ref()
+                .is_some_and(|c| c.nested.is_none() && nested::runs_ssh(&c.text))
+    }
+
     fn ended(&mut self, exit_code: Option<i32>, reason: &str, out: &mut Actions) {
         self.sync = None;
         let Some(mut cmd) = self.cmd.take() else {

@@ -24,6 +24,19 @@ pub fn starts_nested_shell(command: &str) -> bool {
     }
 }
 
+/// Does the command run the ssh client (`ssh host`, `ssh -p 2 u@h uptime`, `FOO=1 ssh h`)?
+/// Its login prompts are another host's, asked of the human rather than the model.
+pub fn runs_ssh(command: &str) -> bool {
+    let first = command.lines().next().unwrap_or("");
+    let Some(words) = split_words(first) else {
+        return false;
+    };
+    words
+        .iter()
+        .find(|w| !is_assignment(w))
+        .is_some_and(|w| program(w) == "ssh")
+}
+
 /// Shell-like word splitting of one line. None when the line has an operator (`;`, `&`, `|`,
 /// `<`, `>`, parentheses) outside quotes, or an unterminated quote.
 fn split_words(line: &str) -> Option<Vec<String>> {
@@ -465,6 +478,27 @@ fn nsenter(args: &[&str]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn commands_that_run_ssh() {
+        for yes in [
+            "ssh h",
+            "ssh -p 22 u@h uptime",
+            "FOO=1 /usr/bin/ssh h",
+            "ssh h 'ls -l'",
+        ] {
+            assert!(runs_ssh(yes), "{yes}");
+        }
+        for no in [
+            "echo ssh",
+            "sshpass -p x ssh h",
+            "ls; ssh h",
+            "",
+            "scp a h:b",
+        ] {
+            assert!(!runs_ssh(no), "{no}");
+        }
+    }
 
     #[test]
     fn nested_shells() {

@@ -18,6 +18,7 @@ use crate::jobs::{Job, JobStatus};
 use crate::pty::{PtyInput, PtyOutput, PtyProcess};
 use crate::secret::{Secret, redact, redact_partial};
 use crate::session::dialect::{Action, Actions, CommandSpec, Dialect, Enable};
+use crate::ssh::ask::{Asker, SecretQuestion};
 use crate::term::input::secret_answer;
 use crate::term::{Event, Stripper};
 
@@ -31,9 +32,14 @@ struct Running {
     job: Arc<Job>,
     /// Line count at which we last reported a prompt (so one prompt is reported once).
     answered_line: Option<usize>,
+    /// Who may answer a login prompt the command meets, and the line last put to them.
+    asker: Option<Arc<dyn Asker>>,
+    asked_line: Option<usize>,
 }
 
 pub(super) struct Parts {
+    /// The actor's own request queue, for answers that come back from a task it started.
+    pub to_self: mpsc::WeakSender<Request>,
     pub proc: PtyProcess,
     pub rx: PtyOutput,
     pub req_rx: mpsc::Receiver<Request>,
@@ -45,6 +51,7 @@ pub(super) struct Parts {
 }
 
 pub(super) struct Actor {
+    to_self: mpsc::WeakSender<Request>,
     proc: PtyProcess,
     input: PtyInput,
     rx: PtyOutput,
@@ -72,6 +79,7 @@ pub(super) struct Actor {
 impl Actor {
     pub(super) fn new(p: Parts) -> Actor {
         Actor {
+            to_self: p.to_self,
             input: p.proc.input().clone(),
             proc: p.proc,
             rx: p.rx,
@@ -181,6 +189,39 @@ impl Actor {
                 }
                 let _ = reply.send(r);
             }
+            Request::Answer {
+                job_id,
+                line,
+                answer,
+            } => {
+                // Typed only if the prompt it answers is still the one waiting.
+                let lines = self.lines;
+                let Some(r) = &mut self.running else {
+                    return None;
+                };
+                if r.job.id != job_id || r.asked_line != Some(line) || lines != line {
+                    return None;
+                }
+                match answer {
+                    Ok(secret) => {
+                        r.job.update(|s| {
+                            s.notes.push(
+                                "the login prompt was answered by the user through the one-time page"
+                                    .into(),
+                            )
+                        });
+                        self.write(&secret_answer(secret.expose()));
+                    }
+                    Err((why, prompt)) => {
+                        r.job.update(|s| {
+                            s.notes.push(format!(
+                                "the user was asked for the login prompt's answer, but no answer came ({why})"
+                            ))
+                        });
+                        Self::await_input(r, prompt, lines);
+                    }
+                }
+            }
             Request::Kill {
                 job_id,
                 reason,
@@ -223,12 +264,14 @@ impl Actor {
         self.recent.clear();
         self.last_output = Instant::now();
         self.settle_checked = false;
+        let mut asker = None;
         let job = match req {
             Request::Run {
                 job,
                 command,
                 options,
             } => {
+                asker.clone_from(&options.asker);
                 self.learn_secrets(&options);
                 let seq = self.next_seq;
                 self.next_seq += 1;
@@ -254,6 +297,8 @@ impl Actor {
         self.running = Some(Running {
             job,
             answered_line: None,
+            asker,
+            asked_line: None,
         });
         self.apply();
     }
@@ -517,7 +562,14 @@ impl Actor {
             )
         });
         if secret {
-            Self::await_input(r, prompt.expect("checked"), lines);
+            let prompt = prompt.expect("checked");
+            // A login prompt of another host goes to the human when someone can ask them;
+            // meanwhile the command counts as running.
+            if self.dialect.asks_human(&prompt) && self.ask_human(&prompt, lines) {
+                return;
+            }
+            let Some(r) = &mut self.running else { return };
+            Self::await_input(r, prompt, lines);
             return;
         }
         if !settled {
@@ -538,6 +590,47 @@ impl Actor {
             // reading keys (a menu, an editor without the alternate screen).
             Self::await_input(r, full_screen_prompt(), lines);
         }
+    }
+
+    /// Puts a login prompt of the running command to the human (once per prompt); the answer
+    /// comes back as a request and is typed if the prompt still waits. False when there is no
+    /// one to ask.
+    fn ask_human(&mut self, prompt: &Prompt, lines: usize) -> bool {
+        let Some(r) = &mut self.running else {
+            return false;
+        };
+        let Some(asker) = r.asker.clone() else {
+            return false;
+        };
+        let Some(to_self) = self.to_self.upgrade() else {
+            return false;
+        };
+        if r.asked_line == Some(lines) {
+            return true;
+        }
+        r.asked_line = Some(lines);
+        r.answered_line = Some(lines);
+        let (job_id, prompt) = (r.job.id.clone(), prompt.clone());
+        let q = SecretQuestion {
+            dest: r.job.session.clone(),
+            what: if prompt.kind == PromptKind::Passphrase {
+                "a key passphrase"
+            } else {
+                "a password"
+            },
+            prompt: prompt.text.clone(),
+        };
+        tokio::spawn(async move {
+            let answer = asker.secret(&q).await.map_err(|why| (why, prompt));
+            let _ = to_self
+                .send(Request::Answer {
+                    job_id,
+                    line: lines,
+                    answer,
+                })
+                .await;
+        });
+        true
     }
 
     fn await_input(r: &mut Running, prompt: Prompt, lines: usize) {
@@ -592,6 +685,7 @@ impl Actor {
                 | Request::Kill { reply, .. } => {
                     let _ = reply.send(Err(format!("{reason}; nothing was sent")));
                 }
+                Request::Answer { .. } => {}
             }
         }
         *self

@@ -80,6 +80,8 @@ pub struct RunOptions {
     pub enable_command: String,
     /// Every secret of this call, for redaction.
     pub secrets: Vec<Secret>,
+    /// Who can answer, in the human's stead, a login prompt the command meets (`ssh other`).
+    pub asker: Option<Arc<dyn crate::ssh::ask::Asker>>,
 }
 
 /// Why a request about a command was refused.
@@ -107,6 +109,13 @@ pub(crate) enum Request {
         job_id: String,
         reason: String,
         reply: Reply,
+    },
+    /// The human's answer to the named command's prompt on `line` (typed only if that prompt
+    /// still waits), or why none came (the prompt is then reported as waiting for input).
+    Answer {
+        job_id: String,
+        line: usize,
+        answer: std::result::Result<Secret, (String, crate::expect::Prompt)>,
     },
 }
 
@@ -198,6 +207,7 @@ impl ShellHandle {
         let (tx, req_rx) = mpsc::channel(REQUEST_QUEUE);
         let pid = proc.pid();
         let actor = Actor::new(actor::Parts {
+            to_self: tx.downgrade(),
             proc,
             rx,
             req_rx,
