@@ -86,7 +86,7 @@ fn exec_reports_errors_clearly() {
     assert!(err.contains("invalid host"), "{err}");
     // Secrets come from a named environment variable, never from argv.
     let out = exe()
-        .env("MCPT_PW", common::testbed::PASSWORD)
+        .env("MCPT_PW", common::testbed::password())
         .args([
             "--ssh-config",
             cfg,

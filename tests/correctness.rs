@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::testbed::{PASSWORD, SUDO_PASSWORD};
+use common::testbed::{password, sudo_password};
 use common::{engine, require_testbed, rt};
 use mcp_ssh_session::error::Error;
 use mcp_ssh_session::jobs::{Job, JobSnapshot, JobStatus, Waited};
@@ -218,7 +218,7 @@ fn the_sudo_password_goes_only_to_our_sudo_prompt() {
             "echo pseudo; printf 'Password: '; read -r got; echo \"got=${#got}\"",
         ] {
             let mut r = req("fixture-sudo", command, 5);
-            r.sudo_password = Secret::new(SUDO_PASSWORD);
+            r.sudo_password = Secret::new(sudo_password());
             let (job, w) = execute(&e, &r).await;
             let s = job.snapshot(1 << 20);
             assert_eq!(w, Waited::AwaitingInput, "{command}: {s:?}");
@@ -227,11 +227,11 @@ fn the_sudo_password_goes_only_to_our_sudo_prompt() {
                 .unwrap();
             let s = ended(&job, 10).await;
             assert!(s.output.ends_with("got=13\n"), "{command}: {s:?}");
-            assert!(!s.output.contains(SUDO_PASSWORD));
+            assert!(!s.output.contains(sudo_password()));
         }
         // sudo itself asks with our prompt and gets it.
         let mut r = req("fixture-sudo", "sudo -k; sudo whoami", 20);
-        r.sudo_password = Secret::new(SUDO_PASSWORD);
+        r.sudo_password = Secret::new(sudo_password());
         let (job, w) = execute(&e, &r).await;
         let s = job.snapshot(1 << 20);
         assert_eq!(
@@ -261,7 +261,7 @@ fn the_login_password_is_never_offered_to_a_bastion() {
         let e = engine(bed);
         // Both hosts would accept this password: only the target may receive it.
         let mut r = req("fixture-behind-bastion", "whoami", 20);
-        r.password = Secret::new(PASSWORD);
+        r.password = Secret::new(password());
         let err = e
             .execute(&r, &CancellationToken::new())
             .await
@@ -271,7 +271,7 @@ fn the_login_password_is_never_offered_to_a_bastion() {
         assert!(msg.contains("another host on the way"), "{msg}");
         // A key-login bastion in front of a password target: the target's prompt is answered.
         let mut r = req("fixture-jump-to-pass", "whoami", 20);
-        r.password = Secret::new(PASSWORD);
+        r.password = Secret::new(password());
         let (job, w) = execute(&e, &r).await;
         let s = job.snapshot(1 << 20);
         assert_eq!(
@@ -394,14 +394,14 @@ fn a_secret_printed_in_pieces_is_masked() {
     let bed = require_testbed!();
     rt().block_on(async {
         let e = engine(bed);
-        let half = SUDO_PASSWORD.len() / 2;
-        let (a, b) = SUDO_PASSWORD.split_at(half);
+        let half = sudo_password().len() / 2;
+        let (a, b) = sudo_password().split_at(half);
         let mut r = req(
             "fixture-sudo",
             &format!("printf '%s' '{a}'; sleep 1; printf '%s\\n' '{b}'"),
             0,
         );
-        r.sudo_password = Secret::new(SUDO_PASSWORD);
+        r.sudo_password = Secret::new(sudo_password());
         let (job, _) = execute(&e, &r).await;
         tokio::time::sleep(Duration::from_millis(500)).await;
         let mid = job.snapshot(1 << 20);
@@ -417,7 +417,7 @@ fn a_secret_printed_in_pieces_is_masked() {
             .unwrap();
         assert!(v.screen.lines.iter().any(|l| l.contains("***")), "{v:?}");
         assert!(
-            !v.screen.lines.iter().any(|l| l.contains(SUDO_PASSWORD)),
+            !v.screen.lines.iter().any(|l| l.contains(sudo_password())),
             "{v:?}"
         );
         e.close_all().await;

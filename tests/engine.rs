@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::testbed::{PASSWORD, SUDO_PASSWORD};
+use common::testbed::{password, sudo_password};
 use common::{engine, require_testbed, rt};
 use mcp_ssh_session::config::Config;
 use mcp_ssh_session::jobs::{Job, JobSnapshot, JobStatus, Waited};
@@ -225,10 +225,10 @@ fn password_login_and_wrong_password() {
             .await
             .expect_err("wrong password must fail");
         assert!(err.to_string().contains("rejected"), "{err}");
-        r.password = Secret::new(PASSWORD);
+        r.password = Secret::new(password());
         let (s, _) = run_req(&e, r).await;
         assert_eq!(s.output, "mcptpass\n");
-        assert!(!s.output.contains(PASSWORD));
+        assert!(!s.output.contains(password()));
         e.close_all().await;
     });
 }
@@ -247,7 +247,7 @@ fn key_with_passphrase() {
             .expect_err("needs passphrase");
         assert!(err.to_string().contains("passphrase"), "{err}");
         let mut r = req("fixture-passphrase", "whoami");
-        r.password = Secret::new(PASSWORD);
+        r.password = Secret::new(password());
         let (s, _) = run_req(&e, r).await;
         assert_eq!(s.output, "mcptkey\n");
         e.close_all().await;
@@ -260,7 +260,7 @@ fn sudo_with_right_and_wrong_password() {
     rt().block_on(async {
         let e = engine(bed);
         let mut r = req("fixture-sudo", "sudo -k; sudo whoami");
-        r.sudo_password = Secret::new(SUDO_PASSWORD);
+        r.sudo_password = Secret::new(sudo_password());
         let (s, _) = run_req(&e, r.clone()).await;
         assert_eq!(
             (s.output.as_str(), s.exit_code),
@@ -287,9 +287,12 @@ fn sudo_with_right_and_wrong_password() {
         // A secret typed into the command itself is redacted from the record and the output.
         let mut r = req(
             "fixture-sudo",
-            &format!("echo '{SUDO_PASSWORD}' | sudo -S -k -p '' true; echo '{SUDO_PASSWORD}'"),
+            &format!(
+                "echo '{pw}' | sudo -S -k -p '' true; echo '{pw}'",
+                pw = sudo_password()
+            ),
         );
-        r.sudo_password = Secret::new(SUDO_PASSWORD);
+        r.sudo_password = Secret::new(sudo_password());
         let (s, _) = run_req(&e, r).await;
         assert_eq!(
             (s.output.as_str(), s.exit_code),
@@ -299,7 +302,7 @@ fn sudo_with_right_and_wrong_password() {
         for j in e.jobs.all() {
             let snap = j.snapshot(1 << 20);
             assert!(
-                !snap.output.contains(SUDO_PASSWORD) && !snap.command.contains(SUDO_PASSWORD),
+                !snap.output.contains(sudo_password()) && !snap.command.contains(sudo_password()),
                 "{snap:?}"
             );
         }
@@ -630,7 +633,7 @@ fn nested_shells_get_the_marker_and_exit_returns() {
     rt().block_on(async {
         let e = engine(bed);
         let mut r = req("fixture-sudo", "sudo -i");
-        r.sudo_password = Secret::new(SUDO_PASSWORD);
+        r.sudo_password = Secret::new(sudo_password());
         let (s, w) = run_req(&e, r).await;
         assert_eq!(w, Waited::Finished, "{s:?}");
         assert!(s.notes.iter().any(|n| n.contains("new shell")), "{s:?}");
@@ -683,14 +686,14 @@ fn su_asks_for_a_password_that_send_input_answers() {
         assert_eq!(w, Waited::AwaitingInput, "{s:?}");
         assert_eq!(s.awaiting_input.as_ref().unwrap().kind, "password", "{s:?}");
         let job = e.jobs.get(&s.command_id).unwrap();
-        e.send_input(&s.command_id, format!("{PASSWORD}\n").into_bytes())
+        e.send_input(&s.command_id, format!("{}\n", password()).into_bytes())
             .await
             .expect("input");
         let w = wait_secs(&job, 15).await;
         let s = job.snapshot(1 << 20);
         assert_eq!(w, Waited::Finished, "{s:?}");
         assert!(s.notes.iter().any(|n| n.contains("new shell")), "{s:?}");
-        assert!(!s.output.contains(PASSWORD), "{s:?}");
+        assert!(!s.output.contains(password()), "{s:?}");
         let s = run(&e, "fixture-sudo", "whoami; pwd").await;
         assert_eq!(s.output, "mcptkey\n/home/mcptkey\n", "{s:?}");
         run(&e, "fixture-sudo", "exit").await;

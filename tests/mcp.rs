@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::require_testbed;
-use common::testbed::{PASSWORD, SUDO_PASSWORD, TestBed};
+use common::testbed::{TestBed, password, sudo_password};
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientRequest, ProgressNotificationParam, Request, Tool,
 };
@@ -1120,7 +1120,7 @@ async fn passwords_never_appear_in_results() {
     let r = s
         .ok(
             "execute_command",
-            json!({"host": "fixture-sudo", "command": "sudo -k; sudo whoami", "sudo_password": SUDO_PASSWORD}),
+            json!({"host": "fixture-sudo", "command": "sudo -k; sudo whoami", "sudo_password": sudo_password()}),
         )
         .await;
     assert_eq!(
@@ -1134,7 +1134,7 @@ async fn passwords_never_appear_in_results() {
     let r = s
         .ok(
             "execute_command",
-            json!({"host": "fixture-pass", "command": "whoami", "password": PASSWORD}),
+            json!({"host": "fixture-pass", "command": "whoami", "password": password()}),
         )
         .await;
     assert_eq!(r.str("output"), "mcptpass\n", "{}", r.text);
@@ -1153,7 +1153,7 @@ async fn passwords_never_appear_in_results() {
     texts.push(s.ok("list_sessions", json!({})).await.sc.to_string());
     for t in &texts {
         assert!(
-            !t.contains(PASSWORD) && !t.contains(SUDO_PASSWORD),
+            !t.contains(password()) && !t.contains(sudo_password()),
             "a password is shown: {t}"
         );
     }
@@ -1303,7 +1303,7 @@ async fn stdout_is_json_rpc_only_with_trace_logging() {
     send(
         json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
         "name": "execute_command",
-        "arguments": {"host": "fixture-pass", "command": "whoami", "password": PASSWORD}}}),
+        "arguments": {"host": "fixture-pass", "command": "whoami", "password": password()}}}),
     )
     .await;
     let r = response(&mut lines, 3).await;
@@ -1343,10 +1343,10 @@ async fn stdout_is_json_rpc_only_with_trace_logging() {
     );
     let leaks: Vec<String> = log
         .lines()
-        .filter(|l| l.contains(PASSWORD))
+        .filter(|l| l.contains(password()))
         .take(3)
         .map(|l| {
-            l.replace(PASSWORD, "<PASSWORD>")
+            l.replace(password(), "<PASSWORD>")
                 .chars()
                 .take(400)
                 .collect()

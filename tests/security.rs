@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::require_testbed;
-use common::testbed::{PASSWORD, TestBed};
+use common::testbed::{TestBed, password};
 use rmcp::model::{
     CallToolRequestParams, ClientCapabilities, ElicitRequestParams, ElicitResult,
     ElicitationAction, Implementation, InitializeRequestParams, ProgressNotificationParam,
@@ -312,12 +312,12 @@ async fn ovrd_aliases_hide_real_values_and_secrets_never_show() {
         ("OVRD_prod_db_HOST", "127.0.0.1"),
         ("OVRD_prod_db_PORT", port.as_str()),
         ("OVRD_prod_db_USER", "mcptpass"),
-        ("OVRD_prod_db_PASS", PASSWORD),
+        ("OVRD_prod_db_PASS", password()),
         ("OVRD_prod_db_ENABLE_PASS", ENABLE_SECRET),
         ("OVRD_prod_sudo_HOST", "127.0.0.1"),
         ("OVRD_prod_sudo_PORT", port.as_str()),
         ("OVRD_prod_sudo_USER", "mcptsudo"),
-        ("OVRD_prod_sudo_SUDO_PASS", PASSWORD),
+        ("OVRD_prod_sudo_SUDO_PASS", password()),
         // A real name that only the ssh config maps to the bed (`Host *` has its HostName).
         ("OVRD_prod_key_HOST", "mcpt-real-box"),
         ("OVRD_prod_key_USER", "mcptkey"),
@@ -332,7 +332,7 @@ async fn ovrd_aliases_hide_real_values_and_secrets_never_show() {
     let r = s
         .ok(
             "execute_command",
-            json!({"host": "prod_db", "command": "echo db-ok; printf '%s\\n' 'mcpt-Test-pw7'"}),
+            json!({"host": "prod_db", "command": format!("echo db-ok; printf '%s\\n' '{}'", password())}),
         )
         .await;
     assert_eq!(r.sc["output"], json!("db-ok\n***\n"), "{}", r.text);
@@ -355,7 +355,7 @@ async fn ovrd_aliases_hide_real_values_and_secrets_never_show() {
     let r = s
         .ok(
             "execute_command",
-            json!({"host": "prod_sudo", "command": "sudo -k; sudo id -un", "sudo_password": PASSWORD, "enable_password": ENABLE_SECRET}),
+            json!({"host": "prod_sudo", "command": "sudo -k; sudo id -un", "sudo_password": password(), "enable_password": ENABLE_SECRET}),
         )
         .await;
     assert_eq!(r.sc["output"], json!("root\n"), "{}", r.text);
@@ -441,13 +441,13 @@ async fn ovrd_aliases_hide_real_values_and_secrets_never_show() {
         for value in real {
             assert!(!contains_word(text, value), "{value:?} is shown in: {text}");
         }
-        for secret in [PASSWORD, ENABLE_SECRET] {
+        for secret in [password(), ENABLE_SECRET] {
             assert!(!text.contains(secret), "a secret is shown in: {text}");
         }
     }
     assert!(log.contains("DEBUG"), "RUST_LOG=debug logged nothing");
     for line in log.lines() {
-        for secret in [PASSWORD, ENABLE_SECRET] {
+        for secret in [password(), ENABLE_SECRET] {
             assert!(
                 !line.contains(secret),
                 "a secret is in the log: {line:.300}"
@@ -484,7 +484,7 @@ async fn audit_log_records_each_call_without_secrets_or_output() {
         ("OVRD_audit_db_HOST", "127.0.0.1"),
         ("OVRD_audit_db_PORT", port.as_str()),
         ("OVRD_audit_db_USER", "mcptpass"),
-        ("OVRD_audit_db_PASS", PASSWORD),
+        ("OVRD_audit_db_PASS", password()),
     ];
     let s = Session::start(bed, &[], &env, Answers::default()).await;
     let r = s
@@ -496,7 +496,7 @@ async fn audit_log_records_each_call_without_secrets_or_output() {
     assert_eq!(r.sc["output"], json!("AUDOUT\n"));
     s.ok(
         "execute_command",
-        json!({"host": "audit_db", "command": "echo mcpt-Test-pw7 >/dev/null"}),
+        json!({"host": "audit_db", "command": format!("echo {} >/dev/null", password())}),
     )
     .await;
     let bg = s
@@ -526,7 +526,7 @@ async fn audit_log_records_each_call_without_secrets_or_output() {
     let text = std::fs::read_to_string(&audit).unwrap();
     for leak in [
         "AUDOUT",
-        PASSWORD,
+        password(),
         "typed-secret-ish",
         "127.0.0.1",
         "mcptpass",
@@ -851,7 +851,7 @@ async fn password_and_passphrase_through_the_one_time_page() {
     let bed = require_testbed!();
     let answers = Answers {
         modes: vec!["form", "url"],
-        url_secret: Some(PASSWORD.to_string()),
+        url_secret: Some(password().to_string()),
         ..Answers::default()
     };
     let s = Session::start(bed, &[], &[], answers).await;
@@ -886,7 +886,7 @@ async fn password_and_passphrase_through_the_one_time_page() {
         r.text
     );
     assert!(r.text.contains("answered by the user"), "{}", r.text);
-    assert!(!r.text.contains(PASSWORD));
+    assert!(!r.text.contains(password()));
     let asked = s.human.asked.lock().unwrap().clone();
     assert_eq!(asked.len(), 3, "{asked:?}");
     for a in &asked {
@@ -894,7 +894,7 @@ async fn password_and_passphrase_through_the_one_time_page() {
             panic!("a secret must be asked through a URL, never a form: {a:?}")
         };
         assert!(url.starts_with("http://127.0.0.1:"), "{url}");
-        assert!(!message.contains(PASSWORD));
+        assert!(!message.contains(password()));
     }
     // The page was single-use: it is gone.
     let ElicitRequestParams::UrlElicitationParams { url, .. } = &asked[0] else {
@@ -906,7 +906,7 @@ async fn password_and_passphrase_through_the_one_time_page() {
     );
     let log = s.log();
     s.stop().await;
-    assert!(!log.contains(PASSWORD));
+    assert!(!log.contains(password()));
 
     // Without URL mode: the fast failure, naming the ways to give the password.
     let s = Session::start(bed, &[], &[], host_key_asker("refuse")).await;
@@ -931,7 +931,7 @@ async fn input_required_rounds_on_protocol_2026_07_28() {
         modes: vec!["form", "url"],
         host_key: Some("accept_once"),
         approve: Some(true),
-        url_secret: Some(PASSWORD.to_string()),
+        url_secret: Some(password().to_string()),
     };
     let s = Session::start_with(
         bed.ssh_config(),

@@ -49,7 +49,7 @@ fn ssh_with_askpass(bed: &TestBed, args: &[&str]) -> (i32, String, String) {
         .join(format!("askpass-{}", common::current_test_name()));
     fs::write(
         &askpass,
-        format!("#!/bin/sh\nprintf '%s\\n' '{}'\n", testbed::PASSWORD),
+        format!("#!/bin/sh\nprintf '%s\\n' '{}'\n", testbed::password()),
     )
     .unwrap();
     fs::set_permissions(&askpass, fs::Permissions::from_mode(0o755)).unwrap();
@@ -222,7 +222,7 @@ fn sudo_needs_the_password() {
     assert!(err.contains("password is required"), "stderr: {err:?}");
     let cmd = format!(
         "sudo -k; printf '%s\\n' '{}' | sudo -S -p '' whoami",
-        testbed::SUDO_PASSWORD
+        testbed::sudo_password()
     );
     let out = ssh_ok(bed, &["-o", "BatchMode=yes", "fixture-sudo", &cmd]);
     assert_eq!(out.trim(), "root");

@@ -74,6 +74,25 @@ fn skip(test: &str, reason: &str) {
     let _ = writeln!(std::io::stderr(), "SKIP {test}: {reason}");
 }
 
+/// Prints `SKIP <test>: <reason>` for a test that cannot do its work here for a reason that is
+/// not the test bed's (a concurrent run holding what it needs); never a failure, in CI neither.
+pub fn skip_visibly(test: &str, reason: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIP {test}: {reason}");
+}
+
+/// True (after printing `SKIP <test>: <reason>`, or panicking in CI) when the test bed cannot
+/// run here; for tests that start beds of their own.
+pub fn testbed_or_skip_reason_only(test: &str) -> bool {
+    match testbed::skip_reason() {
+        Some(reason) => {
+            skip(test, &reason);
+            true
+        }
+        None => false,
+    }
+}
+
 /// The shared test bed, or `None` (after printing `SKIP <test>: <reason>`) when not root.
 /// A bed that fails to start as root is a test failure, not a skip.
 pub fn testbed_or_skip(test: &str) -> Option<&'static TestBed> {
