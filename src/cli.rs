@@ -19,12 +19,17 @@ use crate::session::{ExecRequest, SessionManager};
     name = "mcp-ssh-session",
     version,
     about = "MCP server with persistent SSH sessions through your own OpenSSH",
-    long_about = "Without a subcommand, serves the Model Context Protocol on stdin/stdout (logs go to stderr; set RUST_LOG=debug for more).\n\nEnvironment: MCP_SSH_CONFIG (ssh config file, like --ssh-config), MCP_SSH_BIN (ssh binary), MCP_SSH_MAX_SHELLS, MCP_SSH_OUTPUT_LIMIT, MCP_SSH_CONNECT_TIMEOUT, MCP_SSH_HISTORY."
+    long_about = "Without a subcommand, serves the Model Context Protocol on stdin/stdout (logs go to stderr; set RUST_LOG=debug for more).\n\nEnvironment: MCP_SSH_CONFIG (ssh config file, like --ssh-config), MCP_SSH_BIN (ssh binary), MCP_SSH_MAX_SHELLS, MCP_SSH_OUTPUT_LIMIT, MCP_SSH_CONNECT_TIMEOUT, MCP_SSH_HISTORY, MCP_SSH_LOCAL_ROOT (like --local-root)."
 )]
 pub struct Cli {
     /// ssh config file passed as -F to every ssh we run (default: MCP_SSH_CONFIG, else ssh's own).
     #[arg(long, global = true, value_name = "PATH")]
     pub ssh_config: Option<PathBuf>,
+
+    /// Directory that upload_file and download_file may read and write under (default:
+    /// MCP_SSH_LOCAL_ROOT, else the working directory).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub local_root: Option<PathBuf>,
 
     #[command(subcommand)]
     pub command: Option<Command>,

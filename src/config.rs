@@ -26,6 +26,9 @@ pub struct Config {
     /// Terminal size of every shell (MCP_SSH_COLUMNS x MCP_SSH_ROWS).
     pub columns: u16,
     pub rows: u16,
+    /// upload_file/download_file only touch local paths under this directory
+    /// (`--local-root` / MCP_SSH_LOCAL_ROOT; default: the server's working directory).
+    pub local_root: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -40,6 +43,7 @@ impl Default for Config {
             connect_timeout: Duration::from_secs(30),
             columns: 200,
             rows: 50,
+            local_root: None,
         }
     }
 }
@@ -78,6 +82,9 @@ impl Config {
         c.connect_timeout = Duration::from_secs(env_num("MCP_SSH_CONNECT_TIMEOUT", 30)?.max(1));
         c.columns = env_num("MCP_SSH_COLUMNS", c.columns as u64)?.clamp(20, 1000) as u16;
         c.rows = env_num("MCP_SSH_ROWS", c.rows as u64)?.clamp(5, 500) as u16;
+        c.local_root = std::env::var_os("MCP_SSH_LOCAL_ROOT")
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from);
         Ok(c)
     }
 }

@@ -7,6 +7,7 @@
 //! - [`expect`]: the expect-style matcher and the prompt patterns (password, sudo, host key, pager, shell).
 //! - [`session`]: a persistent shell driven by the per-session marker protocol; destinations and the manager.
 //! - [`jobs`]: command records, their bounded output and the history.
+//! - [`transfer`]: files through sftp batches (or an exec channel, or sudo) on the same master.
 //! - [`mcp`]: the MCP tools over stdio.
 //! - [`cli`]: the command-line front end.
 
@@ -21,3 +22,4 @@ pub mod secret;
 pub mod session;
 pub mod ssh;
 pub mod term;
+pub mod transfer;

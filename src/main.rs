@@ -36,7 +36,12 @@ fn main() -> ExitCode {
         .with_ansi(false)
         .init();
     let config = match Config::from_env(cli.ssh_config.clone()) {
-        Ok(c) => c,
+        Ok(mut c) => {
+            if let Some(root) = cli.local_root.clone() {
+                c.local_root = Some(root);
+            }
+            c
+        }
         Err(e) => {
             eprintln!("mcp-ssh-session: {e}");
             return ExitCode::from(2);
@@ -84,6 +89,11 @@ fn main() -> ExitCode {
 }
 
 async fn serve(config: Config) -> ExitCode {
+    // A local root that cannot be used is a start-up error, not a surprise at the first upload.
+    if let Err(e) = mcp_ssh_session::transfer::LocalRoot::new(config.local_root.as_deref()) {
+        eprintln!("mcp-ssh-session: {e}");
+        return ExitCode::from(2);
+    }
     let engine = match SessionManager::new(config) {
         Ok(e) => Arc::new(e),
         Err(e) => {

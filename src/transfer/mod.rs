@@ -1,0 +1,307 @@
+//! Files over the same authenticated ControlMaster as the shells: read_file and write_file,
+//! streamed uploads and downloads with SHA-256 checks, and directory listings.
+//!
+//! The primary path is the user's own `sftp` in batch mode (`sftp -b -`) through the master
+//! ([`sftp`]), with every path quoted for its batch grammar ([`path`]). Hosts without the
+//! sftp subsystem, and everything under sudo, go through a non-PTY exec channel on the same
+//! master running small POSIX sh scripts ([`exec`], [`script`]). Writes that replace a file
+//! go to a temporary sibling first and are renamed over it only once complete and checked,
+//! so a reader never sees half a file and a cut transfer leaves the old one intact. Local
+//! paths are confined to a root directory ([`local`]).
+
+pub mod child;
+pub mod codec;
+pub mod exec;
+pub mod list;
+pub mod listing;
+pub mod local;
+pub mod path;
+pub mod replace;
+pub mod script;
+pub mod sftp;
+pub mod stream;
+pub mod text;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use sha2::Digest;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+use crate::session::{MasterLease, SessionManager};
+use crate::transfer::exec::{Exec, Sudo};
+use crate::transfer::script::Script;
+use crate::transfer::sftp::{NotStarted, Programs, Sftp};
+
+pub use crate::transfer::listing::{Entry, Kind};
+pub use crate::transfer::local::LocalRoot;
+
+/// Most bytes one read_file returns and one write_file accepts (the Python tool's cap).
+pub const MAX_TEXT_BYTES: u64 = 2 * 1024 * 1024;
+
+/// Who to log in as, with the Python tools' parameters.
+#[derive(Debug, Clone, Default)]
+pub struct Login {
+    pub host: String,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub key_filename: Option<String>,
+    pub port: Option<u16>,
+}
+
+/// sudo as the caller asked for it.
+#[derive(Debug, Clone, Default)]
+pub struct SudoRequest {
+    pub use_sudo: bool,
+    pub password: Option<Secret>,
+}
+
+/// The way the data went, named in every result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Via {
+    /// `sftp -b` through the master.
+    Sftp,
+    /// A non-PTY exec channel (the host has no sftp subsystem).
+    Exec,
+    /// An exec channel under sudo.
+    Sudo,
+}
+
+/// Bytes done and the total when known, for progress notifications.
+pub type Progress<'a> = &'a (dyn Fn(u64, Option<u64>) + Send + Sync);
+
+/// The file engine: the session manager's masters plus the OpenSSH clients and the local root.
+pub struct Files {
+    manager: Arc<SessionManager>,
+    programs: Programs,
+    local: LocalRoot,
+}
+
+/// An open connection for one operation: the master, and sftp when the host has it.
+pub(crate) struct Conn {
+    pub lease: MasterLease,
+    pub sftp: Option<Sftp>,
+    /// Why sftp is not there (for messages).
+    pub no_sftp: Option<String>,
+}
+
+impl Conn {
+    pub async fn close(self) {
+        if let Some(s) = self.sftp {
+            s.close().await;
+        }
+    }
+}
+
+impl Files {
+    pub fn new(manager: Arc<SessionManager>) -> Result<Files> {
+        let local = LocalRoot::new(manager.config().local_root.as_deref())?;
+        Ok(Files {
+            programs: Programs::new(manager.ssh().clone()),
+            manager,
+            local,
+        })
+    }
+
+    pub fn local_root(&self) -> &Path {
+        self.local.path()
+    }
+
+    fn timeout(&self) -> Duration {
+        self.manager.config().connect_timeout
+    }
+
+    async fn lease(&self, login: &Login, cancel: &CancellationToken) -> Result<MasterLease> {
+        self.manager
+            .master(
+                &login.host,
+                login.username.as_deref(),
+                login.port,
+                login.key_filename.as_deref(),
+                login.password.as_ref(),
+                cancel,
+            )
+            .await
+    }
+
+    /// `ssh -O check`: whether the master still answers.
+    async fn master_alive(&self, lease: &MasterLease) -> bool {
+        let argv = self
+            .programs
+            .ssh
+            .argv()
+            .arg("-S")
+            .arg(&lease.socket)
+            .arg("-O")
+            .arg("check")
+            .destination(&lease.target.host);
+        matches!(
+            tokio::time::timeout(Duration::from_secs(10), argv.tokio_command().output()).await,
+            Ok(Ok(o)) if o.status.success()
+        )
+    }
+
+    /// The master and an sftp session on it. A master that died is restarted once; a host
+    /// whose master is fine but whose sftp does not start has no sftp (the exec channel
+    /// takes over).
+    pub(crate) async fn open(&self, login: &Login, cancel: &CancellationToken) -> Result<Conn> {
+        let mut lease = self.lease(login, cancel).await?;
+        for attempt in 0..2 {
+            match Sftp::start(&self.programs, &lease, cancel).await? {
+                Ok(s) => {
+                    return Ok(Conn {
+                        lease,
+                        sftp: Some(s),
+                        no_sftp: None,
+                    });
+                }
+                Err(NotStarted(text)) => {
+                    if attempt == 0 && !self.master_alive(&lease).await {
+                        tracing::debug!(dest = %lease.label, "master gone; reconnecting for sftp");
+                        lease = self.lease(login, cancel).await?;
+                        continue;
+                    }
+                    tracing::debug!(dest = %lease.label, %text, "sftp unavailable; using an exec channel");
+                    let why = if text.trim().is_empty() {
+                        "sftp closed the connection at once (the sftp subsystem is probably disabled)"
+                            .to_string()
+                    } else {
+                        format!("sftp did not start: {}", text.trim())
+                    };
+                    return Ok(Conn {
+                        lease,
+                        sftp: None,
+                        no_sftp: Some(why),
+                    });
+                }
+            }
+        }
+        unreachable!("the loop returns on its second attempt")
+    }
+
+    /// An exec channel running `script`, under sudo when `sudo` is given.
+    pub(crate) async fn exec(
+        &self,
+        lease: &MasterLease,
+        script: &Script,
+        sudo: Option<&Sudo>,
+        cancel: &CancellationToken,
+    ) -> Result<Exec> {
+        Exec::start(&self.programs, lease, script, sudo, self.timeout(), cancel).await
+    }
+
+    /// `path` made absolute: `~`, `~/x` and relative paths from the login user's home.
+    pub(crate) async fn resolve(
+        &self,
+        conn: &Conn,
+        remote: &str,
+        cancel: &CancellationToken,
+    ) -> Result<String> {
+        if !path::needs_home(remote) {
+            return Ok(remote.to_string());
+        }
+        let home = match &conn.sftp {
+            Some(s) => s.home.clone(),
+            None => {
+                let e = self
+                    .exec(&conn.lease, &Script::home(), None, cancel)
+                    .await?;
+                let report = e.finish(cancel).await?;
+                report
+                    .get('M')
+                    .filter(|h| h.starts_with('/'))
+                    .map(str::to_string)
+                    .ok_or_else(|| Error::Disconnected {
+                        dest: conn.lease.label.clone(),
+                        detail: "the remote shell did not tell its home directory".into(),
+                    })?
+            }
+        };
+        Ok(path::resolve(remote, &home))
+    }
+
+    /// The sudo password: the one given, else `OVRD_<host>_SUDO_PASS`.
+    pub(crate) fn sudo_password(&self, host: &str, given: Option<&Secret>) -> Option<Secret> {
+        given.cloned().or_else(|| {
+            std::env::var(format!("OVRD_{host}_SUDO_PASS"))
+                .ok()
+                .and_then(Secret::new)
+        })
+    }
+
+    /// A staging file in the private runtime directory, removed on drop.
+    pub(crate) fn staging(&self, tag: &str) -> LocalTemp {
+        LocalTemp(self.manager.runtime().fresh(tag, ".part"))
+    }
+}
+
+/// A local file removed when dropped (unless persisted by renaming it away).
+#[derive(Debug)]
+pub(crate) struct LocalTemp(pub PathBuf);
+
+impl LocalTemp {
+    /// Renames the file to `to`; nothing is left to remove.
+    pub fn persist(self, to: &Path) -> std::io::Result<()> {
+        std::fs::rename(&self.0, to)?;
+        std::mem::forget(self);
+        Ok(())
+    }
+}
+
+impl Drop for LocalTemp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+pub fn sha256(bytes: &[u8]) -> String {
+    hex(&sha2::Sha256::digest(bytes))
+}
+
+/// SHA-256 and length of a local file, read in 1 MiB pieces (memory stays bounded).
+pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut n = 0u64;
+    loop {
+        let k = f.read(&mut buf)?;
+        if k == 0 {
+            break;
+        }
+        h.update(&buf[..k]);
+        n += k as u64;
+    }
+    Ok((hex(&h.finalize()), n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes() {
+        assert_eq!(
+            sha256(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), b"abc").unwrap();
+        assert_eq!(sha256_file(f.path()).unwrap(), (sha256(b"abc"), 3));
+    }
+}
