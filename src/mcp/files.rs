@@ -37,9 +37,6 @@ fn default_replace() -> Option<String> {
 fn default_strict() -> Option<String> {
     Some("strict".into())
 }
-fn default_false() -> Option<bool> {
-    Some(false)
-}
 fn default_page() -> Option<u64> {
     Some(LIST_PAGE)
 }
@@ -48,7 +45,7 @@ fn default_page() -> Option<u64> {
 pub struct ReadFileParams {
     /// Host, as in execute_command.
     pub host: String,
-    /// File path; ~ is the home directory.
+    /// Remote path (~ = home).
     pub remote_path: String,
     #[serde(flatten)]
     pub login: Login,
@@ -56,22 +53,21 @@ pub struct ReadFileParams {
     #[serde(default, deserialize_with = "opt_string")]
     #[schemars(default = "default_utf8")]
     pub encoding: Option<String>,
-    /// On undecodable bytes: strict, replace, ignore or backslashreplace.
+    /// strict, replace, ignore or backslashreplace.
     #[serde(default, deserialize_with = "opt_string")]
     #[schemars(default = "default_replace")]
     pub errors: Option<String>,
-    /// Bytes to return at most (cap 2 MiB).
+    /// Byte limit (max 2 MiB).
     #[serde(default, deserialize_with = "opt_u64")]
     pub max_bytes: Option<u64>,
-    /// Byte offset to start at (continue a truncated read).
+    /// Byte offset to start at.
     #[serde(default, deserialize_with = "opt_u64")]
     pub offset: Option<u64>,
-    /// Typed at sudo's prompt when a read is denied.
+    /// sudo password (retries a denied read).
     #[serde(default, deserialize_with = "opt_string")]
     pub sudo_password: Option<String>,
     /// Retry a denied read with sudo.
     #[serde(default, deserialize_with = "opt_bool")]
-    #[schemars(default = "default_false")]
     pub use_sudo: Option<bool>,
 }
 
@@ -79,7 +75,7 @@ pub struct ReadFileParams {
 pub struct WriteFileParams {
     /// Host, as in execute_command.
     pub host: String,
-    /// File path; ~ is the home directory.
+    /// Remote path (~ = home).
     pub remote_path: String,
     /// Text to write.
     pub content: String,
@@ -89,30 +85,27 @@ pub struct WriteFileParams {
     #[serde(default, deserialize_with = "opt_string")]
     #[schemars(default = "default_utf8")]
     pub encoding: Option<String>,
-    /// On unencodable characters: strict, replace, ignore or backslashreplace.
+    /// strict, replace, ignore or backslashreplace.
     #[serde(default, deserialize_with = "opt_string")]
     #[schemars(default = "default_strict")]
     pub errors: Option<String>,
-    /// Add to the end instead of replacing.
+    /// Add to the end.
     #[serde(default, deserialize_with = "opt_bool")]
-    #[schemars(default = "default_false")]
     pub append: Option<bool>,
-    /// Create missing parent directories.
+    /// Create missing parents.
     #[serde(default, deserialize_with = "opt_bool")]
-    #[schemars(default = "default_false")]
     pub make_dirs: Option<bool>,
-    /// Mode as a decimal number (420 = 0644).
+    /// Mode, decimal (420 = 0644).
     #[serde(default, deserialize_with = "opt_u64")]
     pub permissions: Option<u64>,
-    /// Refuse content over this many bytes (cap 2 MiB).
+    /// Byte limit (max 2 MiB).
     #[serde(default, deserialize_with = "opt_u64")]
     pub max_bytes: Option<u64>,
-    /// Write with sudo, typing this at its prompt.
+    /// sudo password.
     #[serde(default, deserialize_with = "opt_string")]
     pub sudo_password: Option<String>,
     /// Write with sudo.
     #[serde(default, deserialize_with = "opt_bool")]
-    #[schemars(default = "default_false")]
     pub use_sudo: Option<bool>,
 }
 
@@ -120,16 +113,16 @@ pub struct WriteFileParams {
 pub struct UploadParams {
     /// Host, as in execute_command.
     pub host: String,
-    /// File under the server's local root.
+    /// Local file (under the local root).
     pub local_path: String,
-    /// Destination file or directory; ~ is the home directory.
+    /// Remote file or directory (~ = home).
     pub remote_path: String,
     #[serde(flatten)]
     pub login: Login,
-    /// Create missing parent directories.
+    /// Create missing parents.
     #[serde(default, deserialize_with = "opt_bool")]
     pub make_dirs: Option<bool>,
-    /// Mode as a decimal number (420 = 0644).
+    /// Mode, decimal (420 = 0644).
     #[serde(default, deserialize_with = "opt_u64")]
     pub permissions: Option<u64>,
     #[serde(flatten)]
@@ -140,9 +133,9 @@ pub struct UploadParams {
 pub struct DownloadParams {
     /// Host, as in execute_command.
     pub host: String,
-    /// Remote file; ~ is the home directory.
+    /// Remote file (~ = home).
     pub remote_path: String,
-    /// Destination file or directory under the server's local root.
+    /// Local file or directory (under the local root).
     pub local_path: String,
     #[serde(flatten)]
     pub login: Login,
@@ -152,10 +145,10 @@ pub struct DownloadParams {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct SudoParams {
-    /// Typed at sudo's prompt.
+    /// sudo password.
     #[serde(default, deserialize_with = "opt_string")]
     pub sudo_password: Option<String>,
-    /// Transfer with sudo.
+    /// Use sudo.
     #[serde(default, deserialize_with = "opt_bool")]
     pub use_sudo: Option<bool>,
 }
@@ -164,14 +157,14 @@ pub struct SudoParams {
 pub struct ListParams {
     /// Host, as in execute_command.
     pub host: String,
-    /// Directory (or file); ~ is the home directory.
+    /// Directory or file (~ = home).
     pub remote_path: String,
     #[serde(flatten)]
     pub login: Login,
     /// Entries to skip.
     #[serde(default, deserialize_with = "opt_u64")]
     pub offset: Option<u64>,
-    /// Entries to return (max 1000).
+    /// Page size (max 1000).
     #[serde(default, deserialize_with = "opt_u64")]
     #[schemars(default = "default_page")]
     pub limit: Option<u64>,
@@ -445,7 +438,7 @@ impl SshServer {
 
 #[tool_router(router = file_tools, vis = "pub(crate)")]
 impl SshServer {
-    /// Read a text file (sftp on the session's connection). Output is cut at max_bytes (2 MiB); the result gives the size and the offset to continue.
+    /// Read a text file (sftp on the host's connection). Cut at max_bytes (2 MiB); the result says how to continue.
     #[tool(
         title = "Read a remote file",
         output_schema = schema_for_output::<FileRead>(),
@@ -521,7 +514,7 @@ impl SshServer {
         )
     }
 
-    /// Write a text file (atomic replace: temp file + rename, mode kept; or append). Missing parents with make_dirs; sudo with use_sudo.
+    /// Write a text file: atomic replace keeping the mode, or append.
     #[tool(
         title = "Write a remote file",
         output_schema = schema_for_output::<FileWritten>(),
@@ -600,7 +593,7 @@ impl SshServer {
         result(python_text(0, &[("MESSAGE", &msg)]), &sc)
     }
 
-    /// Upload a local file of any size (under the server's local root): streamed, checked by size and SHA-256, renamed into place atomically.
+    /// Upload a local file of any size; checked by SHA-256, replaced atomically.
     #[tool(
         title = "Upload a file",
         output_schema = schema_for_output::<Transferred>(),
@@ -643,7 +636,7 @@ impl SshServer {
         }
     }
 
-    /// Download a remote file of any size to a local path under the server's local root: streamed, checked by size and SHA-256, renamed into place atomically.
+    /// Download a remote file of any size; checked by SHA-256, written atomically.
     #[tool(
         title = "Download a file",
         output_schema = schema_for_output::<Transferred>(),
@@ -684,7 +677,7 @@ impl SshServer {
         }
     }
 
-    /// List a directory (or stat one file): names, types, sizes, modes, owners, mtimes, in pages.
+    /// List a directory (or one file) with types, sizes, modes, owners, mtimes; paged.
     #[tool(
         title = "List a remote directory",
         output_schema = schema_for_output::<DirListing>(),

@@ -31,6 +31,17 @@ impl Proc {
         for (k, v) in env {
             cmd.env(k, v);
         }
+        // A helper dies with the server (even one killed with SIGKILL), so an sftp can never
+        // finish a transfer nobody waits for. The signal follows the thread that spawned it:
+        // we spawn from runtime worker threads, which live as long as the server.
+        #[cfg(target_os = "linux")]
+        // SAFETY: prctl(2) is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+                Ok(())
+            });
+        }
         tracing::debug!(argv = %argv.display(), "spawning");
         let child = cmd.spawn().map_err(|source| Error::Spawn {
             program: argv.program.clone(),

@@ -60,15 +60,14 @@ pub struct SudoRequest {
     pub password: Option<Secret>,
 }
 
-/// The way the data went, named in every result.
+/// The way the data went, named in every result: `sftp -b` through the master, a non-PTY
+/// exec channel (the host has no sftp subsystem), or an exec channel under sudo. (No doc
+/// comments on the variants: they would turn the schema's short `enum` into a `oneOf`.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Via {
-    /// `sftp -b` through the master.
     Sftp,
-    /// A non-PTY exec channel (the host has no sftp subsystem).
     Exec,
-    /// An exec channel under sudo.
     Sudo,
 }
 

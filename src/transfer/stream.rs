@@ -39,13 +39,12 @@ pub struct DownloadRequest {
     pub sudo: SudoRequest,
 }
 
-/// How the copy was checked against its source.
+/// How the copy was checked against its source: size and SHA-256 on both ends, or the
+/// size only (the host has no sha256sum, shasum or openssl, or no shell).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Verified {
-    /// Size and SHA-256 on both ends.
     Sha256,
-    /// Size only (the host has no sha256sum, shasum or openssl, or no shell).
     Size,
 }
 
