@@ -804,9 +804,9 @@ fn a_host_behind_proxyjump_is_reached_through_the_same_master() {
             )
             .await
             .unwrap();
-        // sftp runs with ProxyCommand=false: only the master's connection (through the jump
-        // host) could have carried this.
-        assert_eq!((up.verified, up.via), (Verified::Sha256, Via::Sftp));
+        // Every client runs with ProxyCommand=false: only the master's connection (through
+        // the jump host) could have carried this.
+        assert_eq!((up.verified, up.via), (Verified::Sha256, Via::Exec));
     });
 }
 
@@ -840,7 +840,7 @@ fn uploads_and_downloads_are_checked_on_every_path() {
         random_file(&src, (5 << 20) + 123);
         let (sha, size) = sha256_file(&src).unwrap();
         for (host, user, sudo_pw, via) in [
-            ("fixture", "mcptkey", None, Via::Sftp),
+            ("fixture", "mcptkey", None, Via::Exec),
             ("fixture-nosftp", "mcptnosftp", None, Via::Exec),
             ("fixture-sudo", "mcptsudo", Some(SUDO_PASSWORD), Via::Sudo),
         ] {
@@ -1080,46 +1080,37 @@ fn disk_full_and_read_only_are_named() {
     let bed = require_testbed!();
     rt().block_on(async {
         let e = env(bed);
-        let (Some(full), Some(ro)) = (Mount::tmpfs("", "mcptkey"), Mount::tmpfs(",ro", "mcptkey"))
-        else {
-            if common::in_ci() {
-                panic!("mount -t tmpfs failed in CI");
-            }
-            eprintln!("SKIP disk_full_and_read_only_are_named: cannot mount a tmpfs here");
-            return;
-        };
         let content = vec![b'x'; 400 * 1024];
-        for host in ["fixture", "fixture-nosftp"] {
+        for (host, user) in [("fixture", "mcptkey"), ("fixture-nosftp", "mcptnosftp")] {
+            let (Some(full), Some(ro)) = (Mount::tmpfs("", user), Mount::tmpfs(",ro", user)) else {
+                if common::in_ci() {
+                    panic!("mount -t tmpfs failed in CI");
+                }
+                eprintln!("SKIP disk_full_and_read_only_are_named: cannot mount a tmpfs here");
+                return;
+            };
             let p = full.0.join("f").to_string_lossy().into_owned();
             std::fs::write(&p, "old").unwrap();
-            std::os::unix::fs::chown(&p, Some(ids("mcptkey").0), None).unwrap();
+            std::os::unix::fs::chown(&p, Some(ids(user).0), None).unwrap();
             let err = e
                 .files
                 .write(&write_req(host, &p, &content), &never())
                 .await
                 .unwrap_err();
-            if host == "fixture" {
-                assert_eq!(problem(&err), FileProblem::DiskFull, "{host}: {err}");
-            } else {
-                // mcptnosftp cannot write in mcptkey's tmpfs: permission, then it is denied.
-                assert!(
-                    matches!(
-                        problem(&err),
-                        FileProblem::DiskFull | FileProblem::PermissionDenied
-                    ),
-                    "{host}: {err}"
-                );
-            }
+            assert_eq!(problem(&err), FileProblem::DiskFull, "{host}: {err}");
             assert_eq!(std::fs::read_to_string(&p).unwrap(), "old", "{host}");
+            let stray = std::fs::read_dir(&full.0).unwrap().count();
+            assert_eq!(
+                stray, 1,
+                "{host}: a temporary file was left on the full disk"
+            );
+            let q = ro.0.join("f").to_string_lossy().into_owned();
             let err = e
                 .files
-                .write(
-                    &write_req("fixture", &ro.0.join("f").to_string_lossy(), b"x"),
-                    &never(),
-                )
+                .write(&write_req(host, &q, b"x"), &never())
                 .await
                 .unwrap_err();
-            assert_eq!(problem(&err), FileProblem::ReadOnly, "{err}");
+            assert_eq!(problem(&err), FileProblem::ReadOnly, "{host}: {err}");
         }
     });
 }
@@ -1188,5 +1179,88 @@ fn listings_have_detail_and_pages() {
             let err = e.files.list(&req, &never()).await.unwrap_err();
             assert_eq!(problem(&err), FileProblem::NotFound, "{host}: {err}");
         }
+    });
+}
+
+#[test]
+fn an_sftp_only_account_and_a_host_with_neither() {
+    let bed = require_testbed!();
+    rt().block_on(async {
+        let e = env(bed);
+        let d = RemoteDir::new("mcptsftponly");
+        let p = d.path("f.txt");
+        let started = Instant::now();
+        let o = e
+            .files
+            .write(&write_req("fixture-sftponly", &p, b"sftp only\n"), &never())
+            .await
+            .unwrap();
+        assert_eq!((o.via, o.atomic), (Via::Sftp, true));
+        let r = e
+            .files
+            .read(&read_req("fixture-sftponly", "~/../../tmp/x"), &never())
+            .await;
+        assert!(r.is_err());
+        let r = e
+            .files
+            .read(&read_req("fixture-sftponly", &p), &never())
+            .await
+            .unwrap();
+        assert_eq!(r.content, b"sftp only\n");
+        // Streamed transfers go through sftp, checked by size (no shell to hash with).
+        let src = e.local.path().join("s.bin");
+        random_file(&src, 3 << 20);
+        let up = e
+            .files
+            .upload(
+                &upload_req("fixture-sftponly", "s.bin", &d.path("s.bin")),
+                None,
+                &never(),
+            )
+            .await
+            .unwrap();
+        assert_eq!((up.via, up.verified), (Via::Sftp, Verified::Size));
+        assert!(up.notes.iter().any(|n| n.contains("sftp only")), "{up:?}");
+        let down = e
+            .files
+            .download(
+                &download_req("fixture-sftponly", &d.path("s.bin"), "s2.bin"),
+                None,
+                &never(),
+            )
+            .await
+            .unwrap();
+        assert_eq!((down.via, down.verified), (Via::Sftp, Verified::Size));
+        assert_eq!(
+            sha256_file(&e.local.path().join("s2.bin")).unwrap(),
+            sha256_file(&src).unwrap()
+        );
+        // sudo needs a shell: a clear error, at once.
+        let mut w = write_req("fixture-sftponly", &p, b"x");
+        w.sudo = sudo("pw");
+        let err = e.files.write(&w, &never()).await.unwrap_err();
+        assert_eq!(problem(&err), FileProblem::Sudo, "{err}");
+        assert!(err.to_string().contains("no POSIX shell"), "{err}");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{:?}",
+            started.elapsed()
+        );
+
+        // Neither sftp nor a shell: one clear error naming both.
+        let started = Instant::now();
+        let err = e
+            .files
+            .read(&read_req("fixture-nofiles", "/etc/hostname"), &never())
+            .await
+            .unwrap_err();
+        assert_eq!(problem(&err), FileProblem::NoTransport, "{err}");
+        let msg = err.to_string();
+        assert!(msg.contains("sftp") && msg.contains("shell"), "{msg}");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{:?}",
+            started.elapsed()
+        );
     });
 }

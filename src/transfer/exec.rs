@@ -21,6 +21,18 @@ use crate::transfer::child::Proc;
 use crate::transfer::script::Script;
 use crate::transfer::sftp::{Programs, problem};
 
+/// What a script reads on its stdin.
+#[derive(Debug)]
+pub(crate) enum Input {
+    /// Nothing (EOF at once): a host whose exec channel is not a shell (ForceCommand
+    /// internal-sftp, a device CLI) gives up at once instead of waiting for input.
+    None,
+    /// Bytes we write (content, or sudo's password first).
+    Pipe,
+    /// A local file, read by ssh itself: nothing passes through this process.
+    File(std::fs::File),
+}
+
 /// How to run a script under sudo.
 #[derive(Debug, Clone, Default)]
 pub struct Sudo {
@@ -44,6 +56,12 @@ pub(crate) struct Exec {
     pending: Vec<u8>,
     data_started: bool,
     pub sudo_prompted: bool,
+}
+
+/// A script's output for a blocking reader (see [`Exec::take_data`]).
+pub(crate) struct DataPipe {
+    pub head: Vec<u8>,
+    pub pipe: std::fs::File,
 }
 
 /// A script's report when it ended.
@@ -100,10 +118,17 @@ impl Report {
                 "the SHA-256 of what arrived differs from what was sent; the old file is unchanged"
                     .into(),
             ),
+            // What cut it short (a full disk, a denied directory) is in the tool's message.
             "short" => (
-                FileProblem::Other,
+                problem(&text),
                 format!(
-                    "the transfer was cut short ({arg} bytes arrived); the old file is unchanged"
+                    "the transfer was cut short ({} bytes arrived; the old file is unchanged){}",
+                    if arg.is_empty() { "no" } else { arg },
+                    if text.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {text}")
+                    }
                 ),
             ),
             other => (problem(&text), format!("{other} failed: {text}")),
@@ -119,6 +144,7 @@ impl Exec {
         programs: &Programs,
         lease: &MasterLease,
         script: &Script,
+        input: Input,
         sudo: Option<&Sudo>,
         timeout: Duration,
         cancel: &CancellationToken,
@@ -131,10 +157,16 @@ impl Exec {
             .arg("none")
             .destination(&lease.target.host)
             .arg(script.command_line(&nonce, sudo.map(|_| prompt.as_str())));
+        // sudo's password always goes through our pipe.
+        let stdin = match (input, sudo) {
+            (_, Some(_)) | (Input::Pipe, None) => std::process::Stdio::piped(),
+            (Input::None, None) => std::process::Stdio::null(),
+            (Input::File(f), None) => std::process::Stdio::from(f),
+        };
         let mut proc = Proc::spawn(
             &argv,
             &[],
-            std::process::Stdio::piped(),
+            stdin,
             std::process::Stdio::piped(),
             std::process::Stdio::piped(),
         )?;
@@ -203,7 +235,9 @@ impl Exec {
                         }
                         Some(pw) => {
                             typed = true;
-                            let stdin = self.stdin.as_mut().expect("stdin until finish");
+                            let Some(stdin) = self.stdin.as_mut() else {
+                                continue;
+                            };
                             let line = format!("{}\n", pw.expose());
                             if stdin.write_all(line.as_bytes()).await.is_err() {
                                 continue;
@@ -242,56 +276,107 @@ impl Exec {
         self.stdin.as_mut()
     }
 
+    /// Reads stdout up to the script's data marker, dropping what came before it (rc-file
+    /// noise). False when the script ended without one (its report says why).
+    async fn reach_data(&mut self, cancel: &CancellationToken) -> Result<bool> {
+        let marker = format!("{}:D\n", self.nonce);
+        let mut chunk = vec![0u8; 64 * 1024];
+        while !self.data_started {
+            let Some(stdout) = self.stdout.as_mut() else {
+                return Ok(false);
+            };
+            let k = tokio::select! {
+                r = stdout.read(&mut chunk) => r.map_err(|e| Error::io("reading from the exec channel", e))?,
+                _ = cancel.cancelled() => { self.proc.kill(); return Err(Error::Cancelled) }
+            };
+            self.pending.extend_from_slice(&chunk[..k]);
+            if let Some(at) = find(&self.pending, marker.as_bytes()) {
+                self.pending.drain(..at + marker.len());
+                self.data_started = true;
+            } else if k == 0 {
+                return Ok(false);
+            } else if self.pending.len() > 1 << 20 {
+                // Keep enough to find a marker cut in two.
+                let keep = self.pending.len() - marker.len();
+                self.pending.drain(..keep);
+            }
+        }
+        Ok(true)
+    }
+
     /// Reads data the script prints after its data marker; 0 at the end.
     pub async fn read_data(&mut self, buf: &mut [u8], cancel: &CancellationToken) -> Result<usize> {
-        let marker = format!("{}:D\n", self.nonce);
-        loop {
-            if self.data_started && !self.pending.is_empty() {
-                let n = buf.len().min(self.pending.len());
-                buf[..n].copy_from_slice(&self.pending[..n]);
-                self.pending.drain(..n);
-                return Ok(n);
-            }
-            let Some(stdout) = self.stdout.as_mut() else {
-                return Ok(0);
-            };
-            let n = if self.data_started {
-                tokio::select! {
-                    r = stdout.read(buf) => r,
-                    _ = cancel.cancelled() => { self.proc.kill(); return Err(Error::Cancelled) }
-                }
-            } else {
-                let mut chunk = vec![0u8; 64 * 1024];
-                let r = tokio::select! {
-                    r = stdout.read(&mut chunk) => r,
-                    _ = cancel.cancelled() => { self.proc.kill(); return Err(Error::Cancelled) }
-                };
-                if let Ok(k) = r {
-                    self.pending.extend_from_slice(&chunk[..k]);
-                    if let Some(at) = find(&self.pending, marker.as_bytes()) {
-                        self.pending.drain(..at + marker.len());
-                        self.data_started = true;
-                        continue;
-                    }
-                    // Whatever came before the marker (rc-file noise) is dropped, keeping
-                    // enough to find a marker cut in two.
-                    if self.pending.len() > 1 << 20 {
-                        let keep = self.pending.len() - marker.len();
-                        self.pending.drain(..keep);
-                    }
-                    if k == 0 {
-                        return Ok(0);
-                    }
-                    continue;
-                }
-                r
-            };
-            return n.map_err(|e| Error::io("reading from the exec channel", e));
+        if !self.reach_data(cancel).await? {
+            return Ok(0);
+        }
+        if !self.pending.is_empty() {
+            let n = buf.len().min(self.pending.len());
+            buf[..n].copy_from_slice(&self.pending[..n]);
+            self.pending.drain(..n);
+            return Ok(n);
+        }
+        let Some(stdout) = self.stdout.as_mut() else {
+            return Ok(0);
+        };
+        tokio::select! {
+            r = stdout.read(buf) => r.map_err(|e| Error::io("reading from the exec channel", e)),
+            _ = cancel.cancelled() => { self.proc.kill(); Err(Error::Cancelled) }
         }
     }
 
+    /// The data after the marker for a blocking reader: what arrived with the marker, and
+    /// the pipe itself (in blocking mode). None when the script ended without data.
+    pub async fn take_data(&mut self, cancel: &CancellationToken) -> Result<Option<DataPipe>> {
+        if !self.reach_data(cancel).await? {
+            return Ok(None);
+        }
+        let Some(stdout) = self.stdout.take() else {
+            return Ok(None);
+        };
+        let fd = stdout
+            .into_owned_fd()
+            .map_err(|e| Error::io("taking the exec channel's output", e))?;
+        // tokio left it non-blocking.
+        // SAFETY: fcntl(2) on a descriptor we own.
+        unsafe {
+            use std::os::fd::AsRawFd;
+            let flags = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
+            libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK);
+        }
+        Ok(Some(DataPipe {
+            head: std::mem::take(&mut self.pending),
+            pipe: std::fs::File::from(fd),
+        }))
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.proc.pid()
+    }
+
+    /// A status line (`X value`) that has already arrived, without waiting.
+    pub fn status_now(&mut self, key: char) -> Option<String> {
+        while let Ok(ev) = self.events.try_recv() {
+            if let Event::Line(l) = ev {
+                self.lines.push(l);
+            }
+        }
+        let prefix = format!("{}:{key} ", self.nonce);
+        self.lines
+            .iter()
+            .find_map(|l| l.strip_prefix(&prefix).map(str::to_string))
+    }
+
     /// Closes stdin (end of content), waits for the script and returns its report.
-    pub async fn finish(mut self, cancel: &CancellationToken) -> Result<Report> {
+    pub async fn finish(self, cancel: &CancellationToken) -> Result<Report> {
+        self.finish_watched(cancel, &mut || {}).await
+    }
+
+    /// Like [`Exec::finish`], calling `tick` every 250 ms meanwhile (progress).
+    pub async fn finish_watched(
+        mut self,
+        cancel: &CancellationToken,
+        tick: &mut (dyn FnMut() + Send),
+    ) -> Result<Report> {
         if let Some(mut stdin) = self.stdin.take() {
             let _ = stdin.shutdown().await;
         }
@@ -300,6 +385,7 @@ impl Exec {
         let prefix = format!("{}:", self.nonce);
         let mut report = Report::default();
         let mut lines = std::mem::take(&mut self.lines);
+        let mut ticker = tokio::time::interval(Duration::from_millis(250));
         loop {
             tokio::select! {
                 ev = self.events.recv() => match ev {
@@ -307,6 +393,7 @@ impl Exec {
                     Some(Event::Prompt) => {}
                     None => break,
                 },
+                _ = ticker.tick() => tick(),
                 _ = cancel.cancelled() => {
                     self.proc.kill();
                     return Err(Error::Cancelled);

@@ -3,6 +3,7 @@
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, FileProblem, Result};
+use crate::transfer::exec::Input;
 use crate::transfer::listing::{self, Entry, Kind};
 use crate::transfer::script::Script;
 use crate::transfer::sftp::problem;
@@ -42,7 +43,10 @@ impl Files {
                     Some(d) => (d, s.list(&p, cancel).await?, Via::Sftp),
                 },
                 None => {
-                    let (d, e) = self.list_exec(&conn.lease, &p, cancel).await?;
+                    let (d, e) = self
+                        .list_exec(&conn.lease, &p, cancel)
+                        .await
+                        .map_err(|e| conn.no_transport(e))?;
                     (d, e, Via::Exec)
                 }
             };
@@ -76,7 +80,9 @@ impl Files {
         p: &str,
         cancel: &CancellationToken,
     ) -> Result<(bool, Vec<Entry>)> {
-        let mut e = self.exec(lease, &Script::list(p), None, cancel).await?;
+        let mut e = self
+            .exec(lease, &Script::list(p), Input::None, None, cancel)
+            .await?;
         let mut out = Vec::new();
         let mut buf = vec![0u8; 64 * 1024];
         loop {

@@ -30,10 +30,10 @@ use serde::Serialize;
 use sha2::Digest;
 use tokio_util::sync::CancellationToken;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, FileProblem, Result};
 use crate::secret::Secret;
 use crate::session::{MasterLease, SessionManager};
-use crate::transfer::exec::{Exec, Sudo};
+use crate::transfer::exec::{Exec, Input, Sudo};
 use crate::transfer::script::Script;
 use crate::transfer::sftp::{NotStarted, Programs, Sftp};
 
@@ -79,6 +79,10 @@ pub struct Files {
     manager: Arc<SessionManager>,
     programs: Programs,
     local: LocalRoot,
+    /// Per destination (`user@host:port`): its shell when its exec channel runs a POSIX
+    /// shell, or why not. Learned once; only definite answers are kept.
+    shells:
+        std::sync::Mutex<std::collections::HashMap<String, std::result::Result<ShellInfo, String>>>,
 }
 
 /// An open connection for one operation: the master, and sftp when the host has it.
@@ -90,6 +94,25 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
+    /// A host with no shell either: say why neither way works.
+    pub fn no_transport(&self, e: Error) -> Error {
+        match (e, &self.no_sftp) {
+            (
+                Error::RemoteFile {
+                    problem: FileProblem::NoTransport,
+                    path,
+                    detail,
+                },
+                Some(why),
+            ) => Error::file(
+                &path,
+                FileProblem::NoTransport,
+                format!("{why}; and {detail}. Files cannot be moved to or from this host"),
+            ),
+            (e, _) => e,
+        }
+    }
+
     pub async fn close(self) {
         if let Some(s) = self.sftp {
             s.close().await;
@@ -104,6 +127,7 @@ impl Files {
             programs: Programs::new(manager.ssh().clone()),
             manager,
             local,
+            shells: Default::default(),
         })
     }
 
@@ -149,7 +173,38 @@ impl Files {
     /// whose master is fine but whose sftp does not start has no sftp (the exec channel
     /// takes over).
     pub(crate) async fn open(&self, login: &Login, cancel: &CancellationToken) -> Result<Conn> {
-        let mut lease = self.lease(login, cancel).await?;
+        let lease = self.lease(login, cancel).await?;
+        self.with_sftp(lease, login, cancel).await
+    }
+
+    /// For streamed transfers: the master alone when its exec channel runs a shell (the
+    /// data goes there), else with sftp.
+    pub(crate) async fn open_for_stream(
+        &self,
+        login: &Login,
+        cancel: &CancellationToken,
+    ) -> Result<Conn> {
+        let lease = self.lease(login, cancel).await?;
+        match self.shell(&lease, cancel).await {
+            Ok(_) => Ok(Conn {
+                lease,
+                sftp: None,
+                no_sftp: None,
+            }),
+            Err(Error::RemoteFile {
+                problem: FileProblem::NoTransport,
+                ..
+            }) => self.with_sftp(lease, login, cancel).await,
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn with_sftp(
+        &self,
+        mut lease: MasterLease,
+        login: &Login,
+        cancel: &CancellationToken,
+    ) -> Result<Conn> {
         for attempt in 0..2 {
             match Sftp::start(&self.programs, &lease, cancel).await? {
                 Ok(s) => {
@@ -183,15 +238,103 @@ impl Files {
         unreachable!("the loop returns on its second attempt")
     }
 
-    /// An exec channel running `script`, under sudo when `sudo` is given.
+    /// An exec channel running `script`, under sudo when `sudo` is given. Only on a host
+    /// whose exec channel is known to run a POSIX shell: anything else (an sftp-only
+    /// account, a device CLI) would read our input as something else.
     pub(crate) async fn exec(
         &self,
         lease: &MasterLease,
         script: &Script,
+        input: Input,
         sudo: Option<&Sudo>,
         cancel: &CancellationToken,
     ) -> Result<Exec> {
-        Exec::start(&self.programs, lease, script, sudo, self.timeout(), cancel).await
+        let info = self.shell_info(lease, cancel).await?;
+        Exec::start(
+            &self.programs,
+            lease,
+            &script.clone().hashing_with(&info.hash),
+            input,
+            sudo,
+            self.timeout(),
+            cancel,
+        )
+        .await
+    }
+
+    /// The login user's home when the host's exec channel runs a POSIX shell; otherwise a
+    /// [`FileProblem::NoTransport`] error saying why. Probed once per destination with no
+    /// input, so whatever answers instead of a shell ends at once.
+    pub(crate) async fn shell(
+        &self,
+        lease: &MasterLease,
+        cancel: &CancellationToken,
+    ) -> Result<String> {
+        Ok(self.shell_info(lease, cancel).await?.home)
+    }
+
+    async fn shell_info(
+        &self,
+        lease: &MasterLease,
+        cancel: &CancellationToken,
+    ) -> Result<ShellInfo> {
+        let known = self
+            .shells
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&lease.label)
+            .cloned();
+        let answer = match known {
+            Some(a) => a,
+            None => {
+                let probe = Exec::start(
+                    &self.programs,
+                    lease,
+                    &Script::home(),
+                    Input::None,
+                    None,
+                    self.timeout(),
+                    cancel,
+                )
+                .await;
+                let answer = match probe {
+                    Ok(e) => {
+                        let report = e.finish(cancel).await?;
+                        match report.get('M').filter(|h| h.starts_with('/')) {
+                            Some(h) => Ok(ShellInfo {
+                                home: h.to_string(),
+                                hash: report.get('S').unwrap_or("nn").to_string(),
+                            }),
+                            None => {
+                                Err("the remote shell did not tell its home directory".to_string())
+                            }
+                        }
+                    }
+                    Err(Error::RemoteFile {
+                        problem: FileProblem::NoTransport,
+                        detail,
+                        ..
+                    }) => {
+                        // A master that died looks like a host without a shell: not cached.
+                        if !self.master_alive(lease).await {
+                            return Err(Error::Disconnected {
+                                dest: lease.label.clone(),
+                                detail: "the connection master ended; call again to reconnect"
+                                    .into(),
+                            });
+                        }
+                        Err(detail)
+                    }
+                    Err(e) => return Err(e),
+                };
+                self.shells
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(lease.label.clone(), answer.clone());
+                answer
+            }
+        };
+        answer.map_err(|why| Error::file(&lease.label, FileProblem::NoTransport, why))
     }
 
     /// `path` made absolute: `~`, `~/x` and relative paths from the login user's home.
@@ -206,20 +349,10 @@ impl Files {
         }
         let home = match &conn.sftp {
             Some(s) => s.home.clone(),
-            None => {
-                let e = self
-                    .exec(&conn.lease, &Script::home(), None, cancel)
-                    .await?;
-                let report = e.finish(cancel).await?;
-                report
-                    .get('M')
-                    .filter(|h| h.starts_with('/'))
-                    .map(str::to_string)
-                    .ok_or_else(|| Error::Disconnected {
-                        dest: conn.lease.label.clone(),
-                        detail: "the remote shell did not tell its home directory".into(),
-                    })?
-            }
+            None => self
+                .shell(&conn.lease, cancel)
+                .await
+                .map_err(|e| conn.no_transport(e))?,
         };
         Ok(path::resolve(remote, &home))
     }
@@ -239,6 +372,14 @@ impl Files {
     }
 }
 
+/// What the probe learned about a host's shell.
+#[derive(Debug, Clone)]
+pub(crate) struct ShellInfo {
+    pub home: String,
+    /// The SHA-256 tools its scripts use (see [`Script::home`]).
+    pub hash: String,
+}
+
 /// A local file removed when dropped (unless persisted by renaming it away).
 #[derive(Debug)]
 pub(crate) struct LocalTemp(pub PathBuf);
@@ -256,6 +397,11 @@ impl Drop for LocalTemp {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
     }
+}
+
+/// A fresh name part for temporary files (12 hex digits).
+pub(crate) fn tag() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..12].to_string()
 }
 
 /// Lower-case hex.

@@ -1,5 +1,5 @@
 //! Putting a local file in place of a remote one over sftp: into a temporary sibling, checked
-//! (size, and SHA-256 when asked), given its mode, then renamed over the target. A symlink
+//! (its size), given its mode, then renamed over the target. A symlink
 //! is written through in place (a rename would replace the link itself), and so is a file
 //! owned by someone else (a rename would give it our owner); the result says so.
 
@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, FileProblem, Result};
 use crate::session::MasterLease;
+use crate::transfer::exec::Input;
 use crate::transfer::listing::Kind;
 use crate::transfer::script::Script;
 use crate::transfer::sftp::{Sftp, problem};
@@ -31,16 +32,8 @@ pub(crate) struct Replaced {
     pub path: String,
     pub mode: Option<String>,
     pub atomic: bool,
-    /// The local SHA-256 when one was expected, and whether the remote one matched it
-    /// (false: the host could not compute it; checked by size only).
-    pub sha256: Option<String>,
-    pub sha256_checked: bool,
     pub notes: Vec<String>,
 }
-
-/// The local file's SHA-256, computed while the upload runs; awaited before the rename.
-pub(crate) type ExpectedHash<'a> =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<String>> + Send + 'a>>;
 
 /// New files get this mode over sftp (the server's umask may clear more bits).
 const NEW_FILE_MODE: u32 = 0o644;
@@ -51,7 +44,6 @@ impl Files {
         s: &mut Sftp,
         lease: &MasterLease,
         r: &Replace<'_>,
-        expected: Option<ExpectedHash<'_>>,
         progress: Option<Progress<'_>>,
         cancel: &CancellationToken,
     ) -> Result<Replaced> {
@@ -154,28 +146,6 @@ impl Files {
                     ),
                 ));
             }
-            let mut hashes = (None, false);
-            if let Some(expected) = expected {
-                let expected = expected.await?;
-                hashes.0 = Some(expected.clone());
-                match self.remote_sha256(lease, &target, cancel).await {
-                    Ok(Some(h)) if h == expected => hashes.1 = true,
-                    Ok(Some(h)) => {
-                        return Err(Error::file(
-                            &remote,
-                            FileProblem::Mismatch,
-                            format!("local SHA-256 {expected}, remote {h}"),
-                        ));
-                    }
-                    Ok(None) => notes.push(
-                        "the host has no sha256sum, shasum or openssl: checked by size only".into(),
-                    ),
-                    Err(Error::Cancelled) => return Err(Error::Cancelled),
-                    Err(e) => notes.push(format!(
-                        "checked by size only: the remote SHA-256 could not be computed ({e})"
-                    )),
-                }
-            }
             if let Some(m) = mode.filter(|_| atomic || r.permissions.is_some()) {
                 s.quiet(&format!("chmod {m:o}"), &[&target], &remote, cancel)
                     .await?;
@@ -184,16 +154,14 @@ impl Files {
                 s.quiet("rename", &[&target, &remote], &remote, cancel)
                     .await?;
             }
-            Ok(hashes)
+            Ok(())
         }
         .await;
         match result {
-            Ok((sha256, sha256_checked)) => Ok(Replaced {
+            Ok(()) => Ok(Replaced {
                 path: remote,
                 mode: mode.map(|m| format!("{m:04o}")),
                 atomic,
-                sha256,
-                sha256_checked,
                 notes,
             }),
             Err(e) => {
@@ -230,21 +198,6 @@ impl Files {
         Ok(())
     }
 
-    /// The SHA-256 of a remote file over an exec channel; None when the host has no tool.
-    pub(crate) async fn remote_sha256(
-        &self,
-        lease: &MasterLease,
-        p: &str,
-        cancel: &CancellationToken,
-    ) -> Result<Option<String>> {
-        let e = self.exec(lease, &Script::hash(p), None, cancel).await?;
-        let report = e.finish(cancel).await?;
-        if let Some(err) = report.error(p) {
-            return Err(err);
-        }
-        Ok(report.sha256())
-    }
-
     /// sftp reports ENOSPC and EROFS alike as "Failure": ask `df`, then the exec channel.
     async fn diagnose(
         &self,
@@ -260,7 +213,7 @@ impl Files {
             return FileProblem::DiskFull;
         }
         let probe = Script::writable(dir);
-        if let Ok(e) = self.exec(lease, &probe, None, cancel).await
+        if let Ok(e) = self.exec(lease, &probe, Input::None, None, cancel).await
             && let Ok(report) = e.finish(cancel).await
             && report.has('W', "no")
         {

@@ -14,15 +14,15 @@
 //! warning, `I` written in place, `M` the home directory. Data on stdout follows a line
 //! `NONCE:D`, so that whatever an rc file prints first is skipped.
 
-/// Shared definitions; `sum` prints the SHA-256 of its stdin with whatever tool exists.
-const PRELUDE: &str = "n=$1;shift;LC_ALL=C;export LC_ALL;\
+/// Shared definitions; `sum SIZE` prints the SHA-256 of its stdin with the tool the probe
+/// found for that size (`$k`, see [`Script::home`]).
+const PRELUDE: &str = "n=$1;k=$2;shift 2;set -f;LC_ALL=C;export LC_ALL;\
 say(){ printf \"%s:%s\\n\" \"$n\" \"$*\" >&2;};\
 fail(){ say E \"$*\";exit 3;};\
 dec(){ printf \"$1\";};\
-sum(){ if command -v sha256sum >/dev/null 2>&1;then sha256sum;\
-elif command -v shasum >/dev/null 2>&1;then shasum -a 256;\
-elif command -v openssl >/dev/null 2>&1;then openssl dgst -sha256 -r;\
-else echo none;fi;};\
+sum(){ if [ \"${1:-0}\" -ge 16777216 ];then t=${k%?};else t=${k#?};fi;\
+case $t in o) openssl dgst -sha256 -r;; s) sha256sum;; a) shasum -a 256;;\
+*) cat >/dev/null;echo none;; esac;};\
 say R;";
 
 /// Checks shared by reads: a readable regular file, else a clean error code.
@@ -31,19 +31,31 @@ if [ -e \"$p\" ];then :;else d=$(dirname \"$p\");\
 if [ -d \"$d\" ] && [ -x \"$d\" ];then fail notfound;elif [ -d \"$d\" ];then fail denied;else fail notfound;fi;fi;\
 if [ -f \"$p\" ];then :;else fail notreg;fi;\
 if [ -r \"$p\" ];then :;else fail denied;fi;\
-say L \"$(ls -lnLd \"$p\")\";";
+q=$(ls -lnLd \"$p\");say L \"$q\";set -- $q;z=$5;";
 
 /// A program and its arguments.
 #[derive(Debug, Clone)]
 pub struct Script {
     body: String,
     args: Vec<String>,
+    /// The host's SHA-256 tools (see [`Script::home`]).
+    hash: String,
 }
 
 impl Script {
-    /// `$HOME` of the login user.
+    /// The probe: `$HOME` of the login user (`M`), and the SHA-256 tools (`S`): one for big
+    /// files, one for small ones. OpenSSL (`o`) uses the CPU's SHA instructions, several
+    /// times faster than coreutils on big files, but takes 10-20 ms to start; sha256sum
+    /// (`s`) and shasum (`a`) start at once; `n`: none.
     pub fn home() -> Script {
-        Script::new("say M \"$HOME\"", vec![])
+        Script::new(
+            "say M \"$HOME\";b=n;s=n;\
+             if command -v sha256sum >/dev/null 2>&1;then b=s;s=s;\
+             elif command -v shasum >/dev/null 2>&1;then b=a;s=a;fi;\
+             if [ \"$(printf \"\" | openssl dgst -sha256 -r 2>/dev/null | cut -c1-8)\" = e3b0c442 ];\
+             then b=o;if [ $s = n ];then s=o;fi;fi;say S $b$s",
+            vec![],
+        )
     }
 
     /// `limit` bytes of `path` from `offset`, after an `L` line with its size.
@@ -57,20 +69,14 @@ impl Script {
         )
     }
 
-    /// The whole file on stdout, then its SHA-256 (`H`).
+    /// The whole file on stdout, and its SHA-256 (`H`) computed on the way (tee to the
+    /// channel and to the hash at once: one read of the file).
     pub fn download(path: &str) -> Script {
         Script::new(
             &format!(
-                "p=$(dec \"$1\");{READABLE}printf \"%s:D\\n\" \"$n\";cat \"$p\"||fail read;say H \"$(sum <\"$p\")\""
+                "p=$(dec \"$1\");{READABLE}printf \"%s:D\\n\" \"$n\";exec 4>&1;\
+                 h=$(tee /dev/fd/4 <\"$p\"|sum \"$z\")||fail read;say H \"$h\""
             ),
-            vec![encode(path)],
-        )
-    }
-
-    /// The SHA-256 of a regular file (`H`), or `none` when the host has no tool for it.
-    pub fn hash(path: &str) -> Script {
-        Script::new(
-            "p=$(dec \"$1\");if [ -f \"$p\" ];then :;else fail notreg;fi;say H \"$(sum <\"$p\")\"",
             vec![encode(path)],
         )
     }
@@ -93,47 +99,27 @@ impl Script {
         )
     }
 
-    /// Writes stdin to `path`. Not appending: into a temporary sibling (mode 0600 while it
-    /// fills), checked against `size` and, when given, `sha256`, then given the old file's
-    /// mode and owner (or the umask's mode for a new file) and renamed over it. A symlink is
-    /// followed to its target. When the owner cannot be kept (not root), the checked content
-    /// is copied over the old file in place instead (`I owner`).
-    pub fn write(w: &WriteArgs<'_>) -> Script {
-        let body = "p=$(dec \"$1\");z=$2;pm=$3;a=$4;md=$5;x=$6;\
-            if [ -d \"$p\" ] && [ -n \"$7\" ];then p=\"${p%/}/$(dec \"$7\")\";fi;\
-            if [ -d \"$p\" ];then fail isdir;fi;d=$(dirname \"$p\");\
-            if [ \"$md\" = 1 ];then mkdir -p \"$d\"||fail mkdir;fi;\
-            if [ -d \"$d\" ];then :;elif [ -e \"$d\" ];then fail notdir;else fail noparent;fi;\
-            if [ \"$a\" = 1 ];then cat >>\"$p\"||fail write;\
-            if [ -n \"$pm\" ];then chmod \"$pm\" \"$p\"||fail chmod;fi;say L \"$(ls -lnd \"$p\")\";exit 0;fi;\
-            ip=0;if [ -L \"$p\" ];then r=$(readlink -f \"$p\" 2>/dev/null);\
-            if [ -n \"$r\" ];then p=$r;d=$(dirname \"$p\");else ip=1;fi;fi;\
-            b=$(basename \"$p\"|cut -c1-150);t=\"$d/.$b.mcp-$n.tmp\";\
-            u=$(umask);umask 077;\
-            cat >\"$t\"||{ rm -f \"$t\";fail write;};\
-            s=$(wc -c <\"$t\");if [ \"$s\" -eq \"$z\" ];then :;else rm -f \"$t\";fail short $s;fi;\
-            if [ -n \"$x\" ];then h=$(sum <\"$t\");say H \"$h\";\
-            case \"$h\" in \"$x\"*|none) ;; *) rm -f \"$t\";fail mismatch;; esac;fi;\
-            if [ -e \"$p\" ];then m=$(stat -c %a \"$p\" 2>/dev/null)||m=;\
-            if [ -n \"$m\" ];then chmod \"$m\" \"$t\";else say W nomode;fi;\
-            o=$(stat -c %u:%g \"$p\" 2>/dev/null)||o=;\
-            if [ -n \"$o\" ];then chown \"$o\" \"$t\" 2>/dev/null||ip=1;fi;\
-            else chmod $(printf %o $((0666 & ~0$u))) \"$t\";fi;\
-            if [ -n \"$pm\" ];then chmod \"$pm\" \"$t\"||{ rm -f \"$t\";fail chmod;};fi;\
-            if [ \"$ip\" = 1 ];then cat \"$t\" >\"$p\"||{ rm -f \"$t\";fail write;};rm -f \"$t\";\
-            if [ -n \"$pm\" ];then chmod \"$pm\" \"$p\";fi;say I owner;\
-            else mv -f \"$t\" \"$p\"||{ rm -f \"$t\";fail rename;};fi;\
-            say L \"$(ls -lnd \"$p\")\"";
+    /// Writes stdin to `path` (see [`WRITE_PREP`], [`RECEIVE`], [`INSTALL`]), in one stage
+    /// or split so that the caller can compare the SHA-256 before the rename.
+    pub fn write(w: &WriteArgs<'_>, stage: Stage) -> Script {
+        let verify = "if [ -n \"$x\" ];then case \"$h\" in \"$x\"*|none) ;; *) rm -f \"$t\";fail mismatch;; esac;fi;";
+        let body = match stage {
+            Stage::All => format!("{WRITE_PREP}{RECEIVE}{verify}{INSTALL}"),
+            Stage::Receive => format!("{WRITE_PREP}{RECEIVE}"),
+            Stage::Install => format!("{WRITE_PREP}{INSTALL}"),
+            Stage::Discard => format!("{WRITE_PREP}rm -f \"$t\""),
+        };
         Script::new(
-            body,
+            &body,
             vec![
                 encode(w.path),
                 w.size.to_string(),
                 w.permissions.map(|m| format!("{m:o}")).unwrap_or_default(),
-                u8::from(w.append).to_string(),
+                u8::from(w.append && stage == Stage::All).to_string(),
                 u8::from(w.make_dirs).to_string(),
                 w.sha256.unwrap_or_default().to_string(),
                 w.into_dir.map(encode).unwrap_or_default(),
+                encode(w.tag),
             ],
         )
     }
@@ -142,22 +128,79 @@ impl Script {
         Script {
             body: format!("{PRELUDE}{body}"),
             args,
+            hash: "nn".into(),
         }
     }
 
-    /// The remote command line: `[sudo -S -p PROMPT --] sh -c 'SCRIPT' sh NONCE ARGS...`.
+    /// The same script, hashing with the tools the probe found (two of `o`, `s`, `a`, `n`).
+    pub fn hashing_with(mut self, tools: &str) -> Script {
+        if tools.len() == 2 && tools.bytes().all(|b| b"osan".contains(&b)) {
+            self.hash = tools.to_string();
+        }
+        self
+    }
+
+    /// The remote command line: `[sudo -S -p PROMPT --] sh -c 'SCRIPT' sh NONCE HASH ARGS...`.
     pub fn command_line(&self, nonce: &str, sudo_prompt: Option<&str>) -> String {
         debug_assert!(login_shell_safe(&self.body), "{}", self.body);
         let mut line = String::new();
         if let Some(prompt) = sudo_prompt {
             line.push_str(&format!("sudo -S -p '{prompt}' -- "));
         }
-        line.push_str(&format!("sh -c '{}' sh {nonce}", self.body));
+        line.push_str(&format!("sh -c '{}' sh {nonce} {}", self.body, self.hash));
         for a in &self.args {
             line.push_str(&format!(" '{a}'"));
         }
         line
     }
+}
+
+/// Where a write goes: `$p` resolved (into a directory, through a symlink to its target),
+/// its directory made with make_dirs, appends done at once; sets `$d`, `$t` (the temporary
+/// sibling, named by the caller's tag `$8` so that every stage finds it) and `$ip` (write in
+/// place: a symlink that cannot be resolved).
+const WRITE_PREP: &str = "u=$(umask);p=$(dec \"$1\");z=$2;pm=$3;a=$4;md=$5;x=$6;\
+    if [ -d \"$p\" ] && [ -n \"$7\" ];then p=\"${p%/}/$(dec \"$7\")\";fi;\
+    if [ -d \"$p\" ];then fail isdir;fi;d=${p%/*};d=${d:-/};\
+    if [ \"$md\" = 1 ];then mkdir -p \"$d\"||fail mkdir;fi;\
+    if [ -d \"$d\" ];then :;elif [ -e \"$d\" ];then fail notdir;else fail noparent;fi;\
+    if [ \"$a\" = 1 ];then cat >>\"$p\"||fail write;\
+    if [ -n \"$pm\" ];then chmod \"$pm\" \"$p\"||fail chmod;fi;say L \"$(ls -lnd \"$p\")\";exit 0;fi;\
+    ip=0;if [ -L \"$p\" ];then r=$(readlink -f \"$p\" 2>/dev/null);\
+    if [ -n \"$r\" ];then p=$r;d=${p%/*};d=${d:-/};else ip=1;fi;fi;\
+    b=${p##*/};if [ ${#b} -gt 150 ];then b=$(printf %s \"$b\"|cut -c1-150);fi;\
+    t=\"$d/.$b.mcp-$(dec \"$8\").tmp\";";
+
+/// stdin into `$t` (0600 while it fills), checked against the size `$z`; `H` its SHA-256.
+const RECEIVE: &str = "umask 077;cat >\"$t\"||{ rm -f \"$t\";fail write;};\
+    s=$(wc -c <\"$t\");if [ \"$s\" -eq \"$z\" ];then :;else rm -f \"$t\";fail short $s;fi;\
+    h=$(sum \"$z\" <\"$t\");say H \"$h\";";
+
+/// `$t` takes the old file's mode and owner (or, for a new file, the mode the login umask
+/// `$u` gives) and the
+/// mode `$pm` when given, then is renamed over `$p`. When the owner cannot be kept (not
+/// root) or `$ip`, the checked content is copied over the old file in place (`I owner`).
+const INSTALL: &str = "\
+    if [ -e \"$p\" ];then mo=$(stat -c \"%a %u:%g\" \"$p\" 2>/dev/null)||mo=;\
+    if [ -n \"$mo\" ];then chmod \"${mo%% *}\" \"$t\";chown \"${mo#* }\" \"$t\" 2>/dev/null||ip=1;else say W nomode;fi;\
+    else chmod $(printf %o $((0666 & ~0$u))) \"$t\";fi;\
+    if [ -n \"$pm\" ];then chmod \"$pm\" \"$t\"||{ rm -f \"$t\";fail chmod;};fi;\
+    if [ \"$ip\" = 1 ];then cat \"$t\" >\"$p\"||{ rm -f \"$t\";fail write;};rm -f \"$t\";\
+    if [ -n \"$pm\" ];then chmod \"$pm\" \"$p\";fi;say I owner;\
+    else mv -f \"$t\" \"$p\"||{ rm -f \"$t\";fail rename;};fi;\
+    say L \"$(ls -lnd \"$p\")\"";
+
+/// Which part of [`Script::write`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Receive, check against the given SHA-256, install.
+    All,
+    /// Receive and report the SHA-256 (`H`), leaving the temporary file.
+    Receive,
+    /// Install the temporary file a `Receive` left.
+    Install,
+    /// Remove it.
+    Discard,
 }
 
 /// What [`Script::write`] needs.
@@ -170,6 +213,8 @@ pub struct WriteArgs<'a> {
     pub sha256: Option<&'a str>,
     /// When `path` is a directory, write into it under this name (uploads).
     pub into_dir: Option<&'a str>,
+    /// Names the temporary file (letters and digits), the same for every stage.
+    pub tag: &'a str,
 }
 
 /// An argument as a printf format that prints it back: safe characters as they are,
@@ -203,18 +248,21 @@ mod tests {
             Script::home(),
             Script::read("/a b", 1, 2),
             Script::download("/x"),
-            Script::hash("/x"),
             Script::list("/x"),
             Script::writable("/x"),
-            Script::write(&WriteArgs {
-                path: "/x",
-                size: 3,
-                permissions: Some(0o644),
-                append: false,
-                make_dirs: true,
-                sha256: Some("ab"),
-                into_dir: Some("n"),
-            }),
+            Script::write(
+                &WriteArgs {
+                    path: "/x",
+                    size: 3,
+                    permissions: Some(0o644),
+                    append: false,
+                    make_dirs: true,
+                    sha256: Some("ab"),
+                    into_dir: Some("n"),
+                    tag: "t1",
+                },
+                Stage::All,
+            ),
         ]
     }
 

@@ -9,10 +9,10 @@ use tokio_util::sync::CancellationToken;
 use crate::error::{Error, FileProblem, Result};
 use crate::session::MasterLease;
 use crate::transfer::codec::utf8_cut;
-use crate::transfer::exec::Sudo;
+use crate::transfer::exec::{Input, Sudo};
 use crate::transfer::listing;
 use crate::transfer::replace::Replace;
-use crate::transfer::script::{Script, WriteArgs};
+use crate::transfer::script::{Script, Stage, WriteArgs};
 use crate::transfer::sftp::{Sftp, problem};
 use crate::transfer::{Files, Login, MAX_TEXT_BYTES, SudoRequest, Via, path, sha256};
 
@@ -92,7 +92,8 @@ impl Files {
                 ),
                 None => (
                     self.read_exec(&conn.lease, &p, req.offset, limit, None, cancel)
-                        .await,
+                        .await
+                        .map_err(|e| conn.no_transport(e)),
                     Via::Exec,
                 ),
             };
@@ -194,7 +195,13 @@ impl Files {
         cancel: &CancellationToken,
     ) -> Result<Raw> {
         let mut e = self
-            .exec(lease, &Script::read(p, offset, limit + 1), sudo, cancel)
+            .exec(
+                lease,
+                &Script::read(p, offset, limit + 1),
+                Input::None,
+                sudo,
+                cancel,
+            )
             .await?;
         let mut content = Vec::new();
         let mut buf = vec![0u8; 64 * 1024];
@@ -263,7 +270,8 @@ impl Files {
                 None => {
                     let mut o = self
                         .write_exec(&conn.lease, &p, req, &sha, None, cancel)
-                        .await?;
+                        .await
+                        .map_err(|e| conn.no_transport(e))?;
                     if let Some(why) = &conn.no_sftp {
                         o.notes.push(format!("written over an exec channel: {why}"));
                     }
@@ -303,7 +311,6 @@ impl Files {
                     permissions: req.permissions,
                     into_dir: None,
                 },
-                None,
                 None,
                 cancel,
             )
@@ -396,16 +403,21 @@ impl Files {
         cancel: &CancellationToken,
     ) -> Result<WriteOutcome> {
         use tokio::io::AsyncWriteExt;
-        let script = Script::write(&WriteArgs {
-            path: p,
-            size: req.content.len() as u64,
-            permissions: req.permissions,
-            append: req.append,
-            make_dirs: req.make_dirs,
-            sha256: Some(sha),
-            into_dir: None,
-        });
-        let mut e = self.exec(lease, &script, sudo, cancel).await?;
+        let tag = crate::transfer::tag();
+        let script = Script::write(
+            &WriteArgs {
+                path: p,
+                size: req.content.len() as u64,
+                permissions: req.permissions,
+                append: req.append,
+                make_dirs: req.make_dirs,
+                sha256: Some(sha),
+                into_dir: None,
+                tag: &tag,
+            },
+            Stage::All,
+        );
+        let mut e = self.exec(lease, &script, Input::Pipe, sudo, cancel).await?;
         let passwordless = sudo.is_some() && !e.sudo_prompted;
         if let Some(stdin) = e.stdin() {
             // A script that failed early has closed its stdin; its report says why.
