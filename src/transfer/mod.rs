@@ -11,6 +11,7 @@
 
 pub mod child;
 pub mod codec;
+pub mod download;
 pub mod exec;
 pub mod list;
 pub mod listing;
@@ -21,6 +22,7 @@ pub mod script;
 pub mod sftp;
 pub mod stream;
 pub mod text;
+pub mod upload;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
