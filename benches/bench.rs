@@ -1407,7 +1407,8 @@ fn legend(plan: &Plan) -> String {
          50 ms; peak = VmHWM). 7. {xr} runs each of a {xmb} random file: upload_file and \
          download_file (wall time per call, SHA-256 compared on both ends), plain `sftp -b` \
          `put`/`get` through a warm master of the benchmark's own and over a new connection, \
-         interleaved.",
+         and the same through the master followed by `openssl dgst -sha256` of both copies (the \
+         remote one through the master), interleaved.",
         sf = plan.shell_floor,
         mf = plan.master_floor,
         mx = plan.mux_shells,
@@ -1457,6 +1458,32 @@ fn time_sftp(bed: &TestBed, ctl: Option<&str>, command: &str) -> Res<Duration> {
         ));
     }
     Ok(took)
+}
+
+/// Plain sftp through the master, then the check a careful user adds: the SHA-256 of both
+/// copies (OpenSSL, the fastest tool here), the remote one through the same master.
+fn time_sftp_checked(
+    bed: &TestBed,
+    ctl: &str,
+    command: &str,
+    remote: &str,
+    local: &str,
+) -> Res<Duration> {
+    let t = Instant::now();
+    time_sftp(bed, Some(ctl), command)?;
+    time_ssh(
+        bed,
+        &["-S", ctl, HOST, "openssl", "dgst", "-sha256", "-r", remote],
+    )?;
+    let ok = Command::new("openssl")
+        .args(["dgst", "-sha256", "-r", local])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        return Err("openssl dgst failed locally".into());
+    }
+    Ok(t.elapsed())
 }
 
 /// A tools/call of upload_file or download_file, checked: the SHA-256 must be `sha`.
@@ -1513,7 +1540,7 @@ fn file_transfer(
     let r = |name: &str| remote.join(name).to_string_lossy().into_owned();
     let l = |name: &str| local.join(name).to_string_lossy().into_owned();
     let master = OwnMaster::start(bed)?;
-    let result = (|| -> Res<[Vec<f64>; 6]> {
+    let result = (|| -> Res<[Vec<f64>; 8]> {
         // Warm the session and the code paths.
         transfer_ours(
             mcp,
@@ -1523,7 +1550,7 @@ fn file_transfer(
         )?;
         let mb = plan.transfer_bytes as f64 / 1e6;
         let rate = |d: Duration| mb / d.as_secs_f64();
-        let mut v: [Vec<f64>; 6] = Default::default();
+        let mut v: [Vec<f64>; 8] = Default::default();
         for i in 0..plan.transfer_runs {
             let up = format!("up{i}.bin");
             v[0].push(rate(transfer_ours(
@@ -1558,6 +1585,20 @@ fn file_transfer(
                 None,
                 &format!("get {} {}", r(&up), l("sftp-n.bin")),
             )?));
+            v[6].push(rate(time_sftp_checked(
+                bed,
+                master.ctl(),
+                &format!("put {} {}", l("src.bin"), r("sftp-c.bin")),
+                &r("sftp-c.bin"),
+                &l("src.bin"),
+            )?));
+            v[7].push(rate(time_sftp_checked(
+                bed,
+                master.ctl(),
+                &format!("get {} {}", r(&up), l("sftp-c.bin")),
+                &r(&up),
+                &l("sftp-c.bin"),
+            )?));
             let _ = fs::remove_file(remote.join(&up));
         }
         Ok(v)
@@ -1567,9 +1608,9 @@ fn file_transfer(
     let v = result?;
     let m = |i: usize| median_f64(&v[i]);
     let size = fmt_size(plan.transfer_bytes);
-    for (what, ours, via_master, via_new) in [
-        ("upload_file", m(0), m(1), m(2)),
-        ("download_file", m(3), m(4), m(5)),
+    for (what, ours, via_master, via_new, checked) in [
+        ("upload_file", m(0), m(1), m(2), m(6)),
+        ("download_file", m(3), m(4), m(5), m(7)),
     ] {
         rows.push(
             Row::new(
@@ -1587,6 +1628,11 @@ fn file_transfer(
             Row::new("   vs plain sftp over a new connection", "")
                 .floor(format!("{via_new:.0} MB/s"))
                 .ratio(ours / via_new),
+        );
+        rows.push(
+            Row::new("   vs sftp via master, then SHA-256 of both copies", "")
+                .floor(format!("{checked:.0} MB/s"))
+                .ratio(ours / checked),
         );
     }
     Ok(())
