@@ -115,14 +115,7 @@ impl Files {
         }
         let (sha, bytes) = hash_result(hash_in_background(&part.0), &part.0).await?;
         if size.is_some_and(|n| n != bytes && n != 0) {
-            return Err(Error::file(
-                p,
-                FileProblem::Mismatch,
-                format!(
-                    "{} bytes listed, {bytes} received; the local file was not written",
-                    size.unwrap_or(0)
-                ),
-            ));
+            return Err(size_mismatch(p, size.unwrap_or(0), bytes));
         }
         Ok(TransferOutcome {
             local_path: part.0.clone(),
@@ -185,22 +178,8 @@ impl Files {
             }
         };
         let report = e.finish(cancel).await?;
-        if let Some(err) = report.error(p) {
-            return Err(err);
-        }
-        let entry = report
-            .get('L')
-            .and_then(|l| listing::parse(l, listing::today()));
-        if report.code != 0 || entry.is_none() {
-            let text = report.other.join("\n");
-            return Err(Error::file(
-                p,
-                problem(&text),
-                format!("the download did not finish: {text}"),
-            ));
-        }
+        let entry = report.entry(p, "download")?;
         let remote = report.sha256();
-        let size = entry.as_ref().map(|e| e.size);
         match &remote {
             Some(r) if *r != sha => {
                 return Err(Error::file(
@@ -209,16 +188,7 @@ impl Files {
                     format!("remote SHA-256 {r}, received {sha}; the local file was not written"),
                 ));
             }
-            None if size.is_some_and(|n| n != bytes) => {
-                return Err(Error::file(
-                    p,
-                    FileProblem::Mismatch,
-                    format!(
-                        "{} bytes listed, {bytes} received; the local file was not written",
-                        size.unwrap_or(0)
-                    ),
-                ));
-            }
+            None if entry.size != bytes => return Err(size_mismatch(p, entry.size, bytes)),
             _ => {}
         }
         Ok(TransferOutcome {
@@ -233,7 +203,7 @@ impl Files {
             },
             via: if sudo.is_some() { Via::Sudo } else { Via::Exec },
             seconds: 0.0,
-            mode: entry.map(|e| e.mode),
+            mode: Some(entry.mode),
             atomic: true,
             notes: if remote.is_some() {
                 vec![]
@@ -303,4 +273,12 @@ fn receive(
         .join()
         .map_err(|_| std::io::Error::other("the hashing thread panicked"))?;
     copied.map(|()| (total, sha))
+}
+
+fn size_mismatch(p: &str, listed: u64, received: u64) -> Error {
+    Error::file(
+        p,
+        FileProblem::Mismatch,
+        format!("{listed} bytes listed, {received} received; the local file was not written"),
+    )
 }

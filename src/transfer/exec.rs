@@ -18,6 +18,7 @@ use crate::error::{Error, FileProblem, Result};
 use crate::secret::Secret;
 use crate::session::MasterLease;
 use crate::transfer::child::Proc;
+use crate::transfer::listing::{self, Entry};
 use crate::transfer::script::Script;
 use crate::transfer::sftp::{Programs, problem};
 
@@ -95,6 +96,24 @@ impl Report {
             .take_while(char::is_ascii_hexdigit)
             .collect();
         (hex.len() == 64).then(|| hex.to_ascii_lowercase())
+    }
+
+    /// The file as the script left it (its `L` line), or why there is none: the script's
+    /// own error, or what else it printed.
+    pub fn entry(&self, path: &str, what: &str) -> Result<Entry> {
+        if let Some(err) = self.error(path) {
+            return Err(err);
+        }
+        self.get('L')
+            .and_then(|l| listing::parse(l, listing::today()))
+            .ok_or_else(|| {
+                let text = self.other_text();
+                Error::file(
+                    path,
+                    problem(&text),
+                    format!("the {what} did not finish: {text}"),
+                )
+            })
     }
 
     fn other_text(&self) -> String {

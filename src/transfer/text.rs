@@ -10,7 +10,6 @@ use crate::error::{Error, FileProblem, Result};
 use crate::session::MasterLease;
 use crate::transfer::codec::utf8_cut;
 use crate::transfer::exec::{Input, Sudo};
-use crate::transfer::listing;
 use crate::transfer::replace::Replace;
 use crate::transfer::script::{Script, Stage, WriteArgs};
 use crate::transfer::sftp::{Sftp, problem};
@@ -215,21 +214,11 @@ impl Files {
                 break;
             }
         }
-        let report = e.finish(cancel).await?;
-        if let Some(err) = report.error(p) {
-            return Err(err);
-        }
-        let entry = report
-            .get('L')
-            .and_then(|l| listing::parse(l, listing::today()));
-        if entry.is_none() && report.code != 0 {
-            let text = report.other.join("\n");
-            return Err(Error::file(p, problem(&text), text));
-        }
+        let entry = e.finish(cancel).await?.entry(p, "read")?;
         Ok(Raw {
             content,
-            size: entry.as_ref().map(|e| e.size),
-            mode: entry.map(|e| e.mode),
+            size: Some(entry.size),
+            mode: Some(entry.mode),
         })
     }
 
@@ -424,20 +413,7 @@ impl Files {
             let _ = stdin.write_all(&req.content).await;
         }
         let report = e.finish(cancel).await?;
-        if let Some(err) = report.error(p) {
-            return Err(err);
-        }
-        let entry = report
-            .get('L')
-            .and_then(|l| listing::parse(l, listing::today()));
-        let Some(entry) = entry else {
-            let text = report.other.join("\n");
-            return Err(Error::file(
-                p,
-                problem(&text),
-                format!("the write did not finish: {text}"),
-            ));
-        };
+        let entry = report.entry(p, "write")?;
         let mut notes = Vec::new();
         let atomic = !req.append && !report.has('I', "owner");
         if report.has('I', "owner") {

@@ -9,10 +9,8 @@ use tokio_util::sync::CancellationToken;
 use crate::error::{Error, FileProblem, Result};
 use crate::session::MasterLease;
 use crate::transfer::exec::{Exec, Input, Sudo};
-use crate::transfer::listing;
 use crate::transfer::replace::{ReadPosition, Replace};
 use crate::transfer::script::{Script, Stage, WriteArgs};
-use crate::transfer::sftp::problem;
 use crate::transfer::stream::{
     HashTask, Route, TransferOutcome, UploadRequest, Verified, hash_in_background, hash_result,
     no_hash_note, no_shell_note,
@@ -211,20 +209,7 @@ impl Files {
             let checked = report.sha256().is_some();
             (report, sha, checked)
         };
-        if let Some(err) = report.error(up.remote) {
-            return Err(err);
-        }
-        let Some(entry) = report
-            .get('L')
-            .and_then(|l| listing::parse(l, listing::today()))
-        else {
-            let text = report.other.join("\n");
-            return Err(Error::file(
-                up.remote,
-                problem(&text),
-                format!("the upload did not finish: {text}"),
-            ));
-        };
+        let entry = report.entry(up.remote, "upload")?;
         let mut notes = Vec::new();
         if report.has('I', "owner") {
             notes.push("the file's owner could not be kept by a rename: it was written in place (not atomically)".into());

@@ -27,10 +27,7 @@ pub use params::{
     Transferred, UploadParams, WriteFileParams,
 };
 use params::{LIST_MAX, LIST_PAGE, codecs, mode_decimal, sudo};
-use text::{
-    listing_line, mb, python_error, python_text, read_error, transferred, transferred_text,
-    write_error,
-};
+use text::{listing_line, mb, python_error, python_text, read_error, transfer_reply, write_error};
 
 impl SshServer {
     fn files(&self) -> Result<&Arc<transfer::Files>, CallToolResult> {
@@ -276,13 +273,7 @@ impl SshServer {
             .upload(&req, record.as_ref().map(|f| f as _), &ct)
             .await;
         stop.cancel();
-        match outcome {
-            Ok(o) => {
-                let text = transferred_text("Uploaded", &o, &format!("to {}", o.remote_path));
-                result(text, &transferred(o))
-            }
-            Err(e) => tool_error(&e),
-        }
+        transfer_reply(outcome, true)
     }
 
     /// Download a remote file of any size; checked by SHA-256, written atomically.
@@ -313,17 +304,7 @@ impl SshServer {
             .download(&req, record.as_ref().map(|f| f as _), &ct)
             .await;
         stop.cancel();
-        match outcome {
-            Ok(o) => {
-                let text = transferred_text(
-                    "Downloaded",
-                    &o,
-                    &format!("from {} to {}", o.remote_path, o.local_path.display()),
-                );
-                result(text, &transferred(o))
-            }
-            Err(e) => tool_error(&e),
-        }
+        transfer_reply(outcome, false)
     }
 
     /// List a directory (or one file) with types, sizes, modes, owners, mtimes; paged.

@@ -3,9 +3,9 @@
 
 use rmcp::model::{CallToolResult, ContentBlock};
 
-use crate::error::{Error, FileProblem};
+use crate::error::{Error, FileProblem, Result};
 use crate::mcp::files::params::Transferred;
-use crate::mcp::tool_error;
+use crate::mcp::{result, tool_error};
 use crate::transfer::stream::{TransferOutcome, Verified};
 use crate::transfer::{Entry, Via};
 
@@ -70,7 +70,23 @@ pub(super) fn mb(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
 }
 
-pub(super) fn transferred_text(verb: &str, o: &TransferOutcome, dest: &str) -> String {
+/// An upload's or a download's result.
+pub(super) fn transfer_reply(outcome: Result<TransferOutcome>, upload: bool) -> CallToolResult {
+    match outcome {
+        Ok(o) => {
+            let text = if upload {
+                transferred_text("Uploaded", &o, &format!("to {}", o.remote_path))
+            } else {
+                let dest = format!("from {} to {}", o.remote_path, o.local_path.display());
+                transferred_text("Downloaded", &o, &dest)
+            };
+            result(text, &transferred(o))
+        }
+        Err(e) => tool_error(&e),
+    }
+}
+
+fn transferred_text(verb: &str, o: &TransferOutcome, dest: &str) -> String {
     let rate = if o.seconds > 0.0 {
         format!(", {:.0} MB/s", o.bytes as f64 / 1e6 / o.seconds)
     } else {
@@ -104,7 +120,7 @@ pub(super) fn via_name(v: Via) -> &'static str {
     }
 }
 
-pub(super) fn transferred(o: TransferOutcome) -> Transferred {
+fn transferred(o: TransferOutcome) -> Transferred {
     Transferred {
         local_path: o.local_path.display().to_string(),
         remote_path: o.remote_path,
