@@ -23,7 +23,9 @@
 //! 4. Throughput of a command printing 100 MB, next to raw `ssh host CMD > /dev/null`.
 //! 5. 20 sessions each running 50 commands at once.
 //! 6. Server RSS with 20 idle sessions, and its peak while a command prints 10 / 100 MB.
-//! 7. File transfer: a row saying whether the server has it.
+//! 7. upload_file and download_file of a 50 MB random file (size and SHA-256 checked on both
+//!    ends), next to plain `sftp` of the same file through a warm master and over a new
+//!    connection.
 //! 8. A network device (the fake Cisco IOS): connect to the first result of a new session,
 //!    next to a plain `ssh -tt` login up to the device's prompt; a warm `show running-config`
 //!    (100+ lines) through the pager, and with paging off.
@@ -84,6 +86,10 @@ struct Plan {
     device_logins: usize,
     /// Warm `show running-config` runs, paged and unpaged each.
     device_listings: usize,
+    /// Size of the file moved by upload_file/download_file and by plain sftp.
+    transfer_bytes: u64,
+    /// Runs of each transfer, ours and plain sftp interleaved.
+    transfer_runs: usize,
 }
 
 impl Plan {
@@ -102,6 +108,8 @@ impl Plan {
             commands_per_session: 50,
             device_logins: 10,
             device_listings: 30,
+            transfer_bytes: 50_000_000,
+            transfer_runs: 7,
         }
     }
 
@@ -120,6 +128,8 @@ impl Plan {
             commands_per_session: 3,
             device_logins: 1,
             device_listings: 2,
+            transfer_bytes: 2_000_000,
+            transfer_runs: 1,
         }
     }
 }
@@ -200,7 +210,6 @@ enum Verdict {
     Pass,
     Miss,
     Info,
-    NotAvailable,
     Error,
 }
 
@@ -213,7 +222,6 @@ impl Verdict {
             Verdict::Pass => "PASS",
             Verdict::Miss => "MISS",
             Verdict::Info => "-",
-            Verdict::NotAvailable => "n/a",
             Verdict::Error => "ERROR",
         }
     }
@@ -525,11 +533,13 @@ struct Mcp {
 }
 
 impl Mcp {
-    fn start(bed: &TestBed, log: PathBuf) -> Res<Mcp> {
+    fn start(bed: &TestBed, log: PathBuf, local_root: &Path) -> Res<Mcp> {
         let stderr = fs::File::create(&log).map_err(|e| format!("creating {log:?}: {e}"))?;
         let mut cmd = Command::new(SERVER_BIN);
         cmd.arg("--ssh-config")
             .arg(bed.ssh_config())
+            .arg("--local-root")
+            .arg(local_root)
             .env_remove("RUST_LOG")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -1241,7 +1251,11 @@ fn throughput_with(
 
 /// A fresh server: N sessions opened at once, RSS idle, then M commands each, all at once.
 fn concurrency(bed: &TestBed, plan: &Plan, rows: &mut Vec<Row>, mem: &mut Vec<Row>) -> Res<()> {
-    let mcp = Arc::new(Mcp::start(bed, bed.dir().join("bench-server-2.log"))?);
+    let mcp = Arc::new(Mcp::start(
+        bed,
+        bed.dir().join("bench-server-2.log"),
+        bed.dir(),
+    )?);
     let result = concurrency_on(&mcp, plan, rows, mem);
     if let Ok(m) = Arc::try_unwrap(mcp) {
         m.shutdown();
@@ -1404,7 +1418,11 @@ fn legend(plan: &Plan) -> String {
          interleaved. New hosts: {nh}, each with a second session while the first runs `sleep`. \
          Throughput: {tr} runs of {mb} of 100-byte lines. Concurrency and idle memory: a fresh \
          server, {s} hosts (users {users}). RSS is the server process alone (VmRSS sampled every \
-         50 ms; peak = VmHWM). Device: new sessions to the fake IOS (master, login, set-up and \
+         50 ms; peak = VmHWM). 7. {xr} runs each of a {xmb} random file: upload_file and \
+         download_file (wall time per call, SHA-256 compared on both ends), plain `sftp -b` \
+         `put`/`get` through a warm master of the benchmark's own and over a new connection, \
+         and the same through the master followed by `openssl dgst -sha256` of both copies (the \
+         remote one through the master), interleaved. 8. New sessions to the fake IOS (master, login, set-up and \
          `show clock`), then {dr} warm `show running-config` each with the pager answered and \
          with paging off (privileged).",
         sf = plan.shell_floor,
@@ -1419,6 +1437,8 @@ fn legend(plan: &Plan) -> String {
         users = BENCH_USERS.join(", "),
         dl = plan.device_logins,
         dr = plan.device_listings,
+        xr = plan.transfer_runs,
+        xmb = fmt_size(plan.transfer_bytes),
     )
 }
 
@@ -1567,40 +1587,217 @@ fn device(bed: &TestBed, mcp: &Mcp, plan: &Plan, rows: &mut Vec<Row>) -> Res<()>
     Ok(())
 }
 
-fn file_transfer(mcp: &Mcp, rows: &mut Vec<Row>) -> Res<()> {
-    let tools = mcp.request("tools/list", json!({}))?;
-    let names: Vec<String> = tools
-        .get("tools")
-        .and_then(Value::as_array)
-        .map(|t| {
-            t.iter()
-                .filter_map(|t| t.get("name")?.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    let transfer: Vec<&String> = names
-        .iter()
-        .filter(|n| {
-            ["upload", "download", "transfer", "file", "sftp", "scp"]
-                .iter()
-                .any(|w| n.contains(w))
-        })
-        .collect();
-    let text = if transfer.is_empty() {
-        "not implemented yet in the server".to_string()
-    } else {
-        format!(
-            "tools {} exist; not benchmarked yet",
-            transfer
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
+/// Plain `sftp -b -` with one command, through `ctl` (a warm master) or a new connection.
+fn time_sftp(bed: &TestBed, ctl: Option<&str>, command: &str) -> Res<Duration> {
+    let mut cmd = Command::new("sftp");
+    cmd.arg("-F").arg(bed.ssh_config()).args(["-b", "-"]);
+    if let Some(c) = ctl {
+        cmd.args(["-o", &format!("ControlPath={c}"), "-o", "ControlMaster=no"]);
+    }
+    cmd.arg(HOST)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for v in SCRUB_ENV {
+        cmd.env_remove(v);
+    }
+    let t = Instant::now();
+    let mut child = cmd.spawn().map_err(|e| format!("spawning sftp: {e}"))?;
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(format!("{command}\n").as_bytes())
+        .map_err(|e| format!("writing to sftp: {e}"))?;
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("waiting for sftp: {e}"))?;
+    let took = t.elapsed();
+    if !out.status.success() {
+        return Err(format!(
+            "sftp {command:?} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(took)
+}
+
+/// Plain sftp through the master, then the check a careful user adds: the SHA-256 of both
+/// copies (OpenSSL, the fastest tool here), the remote one through the same master.
+fn time_sftp_checked(
+    bed: &TestBed,
+    ctl: &str,
+    command: &str,
+    remote: &str,
+    local: &str,
+) -> Res<Duration> {
+    let t = Instant::now();
+    time_sftp(bed, Some(ctl), command)?;
+    time_ssh(
+        bed,
+        &["-S", ctl, HOST, "openssl", "dgst", "-sha256", "-r", remote],
+    )?;
+    let ok = Command::new("openssl")
+        .args(["dgst", "-sha256", "-r", local])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        return Err("openssl dgst failed locally".into());
+    }
+    Ok(t.elapsed())
+}
+
+/// A tools/call of upload_file or download_file, checked: the SHA-256 must be `sha`.
+fn transfer_ours(mcp: &Mcp, tool: &str, args: Value, sha: &str) -> Res<Duration> {
+    let t = Instant::now();
+    let r = mcp.call(tool, args)?;
+    let took = t.elapsed();
+    let got = r.get("sha256").and_then(Value::as_str).unwrap_or("");
+    let verified = r.get("verified").and_then(Value::as_str).unwrap_or("");
+    if got != sha || verified != "sha256" {
+        return Err(format!(
+            "{tool}: sha256 {got:?} ({verified}), expected {sha}"
+        ));
+    }
+    Ok(took)
+}
+
+fn file_transfer(
+    bed: &TestBed,
+    mcp: &Mcp,
+    local: &Path,
+    plan: &Plan,
+    rows: &mut Vec<Row>,
+) -> Res<()> {
+    // The remote side: a directory of the bench user (the bed's sshd runs here).
+    let remote = bed.dir().join("xfer-remote");
+    fs::create_dir_all(&remote).map_err(|e| format!("creating {remote:?}: {e}"))?;
+    let chown = Command::new("chown")
+        .arg(format!("{}:{}", BENCH_USERS[0], BENCH_USERS[0]))
+        .arg(&remote)
+        .status();
+    if !chown.is_ok_and(|s| s.success()) {
+        return Err(format!("chown {remote:?} failed"));
+    }
+    let src = local.join("src.bin");
+    let status = Command::new("head")
+        .args(["-c", &plan.transfer_bytes.to_string(), "/dev/urandom"])
+        .stdout(fs::File::create(&src).map_err(|e| e.to_string())?)
+        .status();
+    if !status.is_ok_and(|s| s.success()) {
+        return Err("creating the random source file failed".into());
+    }
+    let sha = {
+        let out = Command::new("sha256sum")
+            .arg(&src)
+            .output()
+            .map_err(|e| e.to_string())?;
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_string()
     };
-    let mut r = Row::new("7. file transfer", text);
-    r.verdict = Verdict::NotAvailable;
-    rows.push(r);
+    let r = |name: &str| remote.join(name).to_string_lossy().into_owned();
+    let l = |name: &str| local.join(name).to_string_lossy().into_owned();
+    let master = OwnMaster::start(bed)?;
+    let result = (|| -> Res<[Vec<f64>; 8]> {
+        // Warm the session and the code paths.
+        transfer_ours(
+            mcp,
+            "upload_file",
+            json!({"host": HOST, "local_path": "src.bin", "remote_path": r("warm.bin")}),
+            &sha,
+        )?;
+        let mb = plan.transfer_bytes as f64 / 1e6;
+        let rate = |d: Duration| mb / d.as_secs_f64();
+        let mut v: [Vec<f64>; 8] = Default::default();
+        for i in 0..plan.transfer_runs {
+            let up = format!("up{i}.bin");
+            v[0].push(rate(transfer_ours(
+                mcp,
+                "upload_file",
+                json!({"host": HOST, "local_path": "src.bin", "remote_path": r(&up)}),
+                &sha,
+            )?));
+            v[1].push(rate(time_sftp(
+                bed,
+                Some(master.ctl()),
+                &format!("put {} {}", l("src.bin"), r("sftp-m.bin")),
+            )?));
+            v[2].push(rate(time_sftp(
+                bed,
+                None,
+                &format!("put {} {}", l("src.bin"), r("sftp-n.bin")),
+            )?));
+            v[3].push(rate(transfer_ours(
+                mcp,
+                "download_file",
+                json!({"host": HOST, "remote_path": r(&up), "local_path": "down.bin"}),
+                &sha,
+            )?));
+            v[4].push(rate(time_sftp(
+                bed,
+                Some(master.ctl()),
+                &format!("get {} {}", r(&up), l("sftp-m.bin")),
+            )?));
+            v[5].push(rate(time_sftp(
+                bed,
+                None,
+                &format!("get {} {}", r(&up), l("sftp-n.bin")),
+            )?));
+            v[6].push(rate(time_sftp_checked(
+                bed,
+                master.ctl(),
+                &format!("put {} {}", l("src.bin"), r("sftp-c.bin")),
+                &r("sftp-c.bin"),
+                &l("src.bin"),
+            )?));
+            v[7].push(rate(time_sftp_checked(
+                bed,
+                master.ctl(),
+                &format!("get {} {}", r(&up), l("sftp-c.bin")),
+                &r(&up),
+                &l("sftp-c.bin"),
+            )?));
+            let _ = fs::remove_file(remote.join(&up));
+        }
+        Ok(v)
+    })();
+    master.stop(bed);
+    let _ = fs::remove_dir_all(&remote);
+    let v = result?;
+    let m = |i: usize| median_f64(&v[i]);
+    let size = fmt_size(plan.transfer_bytes);
+    for (what, ours, via_master, via_new, checked) in [
+        ("upload_file", m(0), m(1), m(2), m(6)),
+        ("download_file", m(3), m(4), m(5), m(7)),
+    ] {
+        rows.push(
+            Row::new(
+                format!("7. {what}, {size}, SHA-256 checked"),
+                format!("{ours:.0} MB/s"),
+            )
+            .floor(format!("{via_master:.0} MB/s"))
+            .ratio(ours / via_master)
+            .target(
+                ">= 0.9x sftp via master",
+                Verdict::of(ours / via_master >= 0.9),
+            ),
+        );
+        rows.push(
+            Row::new("   vs plain sftp over a new connection", "")
+                .floor(format!("{via_new:.0} MB/s"))
+                .ratio(ours / via_new),
+        );
+        rows.push(
+            Row::new("   vs sftp via master, then SHA-256 of both copies", "")
+                .floor(format!("{checked:.0} MB/s"))
+                .ratio(ours / checked),
+        );
+    }
     Ok(())
 }
 
@@ -1711,7 +1908,16 @@ fn run(bed: &TestBed, plan: &Plan) -> (Vec<Row>, bool) {
             None
         }
     };
-    match Mcp::start(bed, bed.dir().join("bench-server.log")) {
+    // upload_file/download_file read and write under the server's local root.
+    let local_root = bed.dir().join("xfer-local");
+    if let Err(e) = fs::create_dir_all(&local_root) {
+        check(
+            &mut rows,
+            "file transfer",
+            Err(format!("creating {local_root:?}: {e}")),
+        );
+    }
+    match Mcp::start(bed, bed.dir().join("bench-server.log"), &local_root) {
         Ok(mcp) => {
             if let Some(floors) = &floors {
                 let r = round_trips(&mcp, plan, floors, &mut rows);
@@ -1725,7 +1931,7 @@ fn run(bed: &TestBed, plan: &Plan) -> (Vec<Row>, bool) {
             let r = device(bed, &mcp, plan, &mut device_rows);
             check(&mut device_rows, "network device", r);
             transfer.extend(device_rows);
-            let r = file_transfer(&mcp, &mut transfer);
+            let r = file_transfer(bed, &mcp, &local_root, plan, &mut transfer);
             check(&mut transfer, "file transfer", r);
             mcp.shutdown();
         }

@@ -19,7 +19,7 @@ use crate::session::{ExecRequest, SessionManager};
     name = "mcp-ssh-session",
     version,
     about = "MCP server with persistent SSH sessions through your own OpenSSH",
-    long_about = "Without a subcommand, serves the Model Context Protocol on stdin/stdout (logs go to stderr; set RUST_LOG=debug for more).\n\nEnvironment: MCP_SSH_CONFIG (ssh config file, like --ssh-config), MCP_SSH_BIN (ssh binary), MCP_SSH_MAX_SHELLS, MCP_SSH_OUTPUT_LIMIT, MCP_SSH_CONNECT_TIMEOUT, MCP_SSH_HISTORY, MCP_SSH_SPOOL_LIMIT, MCP_SSH_SPOOL_TOTAL (output spools live under $XDG_CACHE_HOME/mcp-ssh-session, else ~/.cache/mcp-ssh-session), MCP_SSH_AUDIT_LOG (like --audit-log), MCP_SSH_POLICY (like --policy), OVRD_<alias>_HOST/USER/PORT/KEY/PASS/SUDO_PASS/ENABLE_PASS."
+    long_about = "Without a subcommand, serves the Model Context Protocol on stdin/stdout (logs go to stderr; set RUST_LOG=debug for more).\n\nEnvironment: MCP_SSH_CONFIG (ssh config file, like --ssh-config), MCP_SSH_BIN (ssh binary), MCP_SSH_MAX_SHELLS, MCP_SSH_OUTPUT_LIMIT, MCP_SSH_CONNECT_TIMEOUT, MCP_SSH_HISTORY, MCP_SSH_SPOOL_LIMIT, MCP_SSH_SPOOL_TOTAL (output spools live under $XDG_CACHE_HOME/mcp-ssh-session, else ~/.cache/mcp-ssh-session), MCP_SSH_LOCAL_ROOT (like --local-root), MCP_SSH_AUDIT_LOG (like --audit-log), MCP_SSH_POLICY (like --policy), OVRD_<alias>_HOST/USER/PORT/KEY/PASS/SUDO_PASS/ENABLE_PASS."
 )]
 pub struct Cli {
     /// ssh config file passed as -F to every ssh we run (default: MCP_SSH_CONFIG, else ssh's own).
@@ -34,6 +34,11 @@ pub struct Cli {
     /// Check tool calls against this TOML policy file (default: MCP_SSH_POLICY).
     #[arg(long, value_name = "PATH")]
     pub policy: Option<PathBuf>,
+
+    /// Directory that upload_file and download_file may read and write under (default:
+    /// MCP_SSH_LOCAL_ROOT, else the working directory).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub local_root: Option<PathBuf>,
 
     #[command(subcommand)]
     pub command: Option<Command>,

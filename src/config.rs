@@ -35,6 +35,9 @@ pub struct Config {
     pub rows: u16,
     /// The `OVRD_<alias>_*` variables, read once (their values are secrets).
     pub overrides: Arc<Overrides>,
+    /// upload_file/download_file only touch local paths under this directory
+    /// (`--local-root` / MCP_SSH_LOCAL_ROOT; default: the server's working directory).
+    pub local_root: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -52,6 +55,7 @@ impl Default for Config {
             columns: 200,
             rows: 50,
             overrides: Arc::default(),
+            local_root: None,
         }
     }
 }
@@ -92,6 +96,9 @@ impl Config {
         c.connect_timeout = Duration::from_secs(env_num("MCP_SSH_CONNECT_TIMEOUT", 30)?.max(1));
         c.columns = env_num("MCP_SSH_COLUMNS", c.columns as u64)?.clamp(20, 1000) as u16;
         c.rows = env_num("MCP_SSH_ROWS", c.rows as u64)?.clamp(5, 500) as u16;
+        c.local_root = std::env::var_os("MCP_SSH_LOCAL_ROOT")
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from);
         Ok(c)
     }
 }

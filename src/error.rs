@@ -83,6 +83,18 @@ pub enum Error {
     #[error("unknown command id {0:?}. Use list_command_history to see known ids")]
     UnknownCommand(String),
 
+    /// A remote file operation failed; `problem` says why in words a caller can act on.
+    #[error("{path}: {problem}{}", detail_suffix(.detail))]
+    RemoteFile {
+        path: String,
+        problem: FileProblem,
+        detail: String,
+    },
+
+    /// A local path for upload_file/download_file was refused or could not be used.
+    #[error("local path {path}: {detail}")]
+    LocalFile { path: String, detail: String },
+
     /// Local I/O (runtime directory, spool files).
     #[error("{context}: {source}")]
     Io {
@@ -100,6 +112,14 @@ impl Error {
         }
     }
 
+    pub(crate) fn file(path: &str, problem: FileProblem, detail: impl Into<String>) -> Self {
+        Error::RemoteFile {
+            path: path.to_string(),
+            problem,
+            detail: detail.into(),
+        }
+    }
+
     pub(crate) fn invalid(what: &'static str, reason: impl Into<String>) -> Self {
         Error::InvalidInput {
             what,
@@ -109,3 +129,61 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn detail_suffix(detail: &str) -> String {
+    if detail.is_empty() {
+        String::new()
+    } else {
+        format!(" ({detail})")
+    }
+}
+
+/// Why a remote file operation failed, as far as the server told us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FileProblem {
+    NotFound,
+    /// A parent directory is missing (writes).
+    ParentMissing,
+    /// A component of the path is a file, not a directory.
+    NotADirectory,
+    /// make_dirs could not create a parent directory.
+    MakeDirs,
+    IsADirectory,
+    /// A device, FIFO, socket...: nothing to read as a file.
+    NotRegular,
+    PermissionDenied,
+    DiskFull,
+    ReadOnly,
+    /// sudo refused (wrong password, not allowed) or needs a password we were not given.
+    Sudo,
+    /// The transfer arrived, but its size or SHA-256 differs from the source.
+    Mismatch,
+    /// Neither sftp nor a POSIX shell on an exec channel is available on the host.
+    NoTransport,
+    Other,
+}
+
+impl std::fmt::Display for FileProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FileProblem::NotFound => "no such file or directory",
+            FileProblem::ParentMissing => {
+                "the parent directory does not exist (make_dirs=true creates it)"
+            }
+            FileProblem::NotADirectory => "a component of the path is not a directory",
+            FileProblem::MakeDirs => "the parent directories could not be created",
+            FileProblem::IsADirectory => "is a directory",
+            FileProblem::NotRegular => "not a regular file",
+            FileProblem::PermissionDenied => {
+                "permission denied (use_sudo=true or sudo_password retries with sudo)"
+            }
+            FileProblem::DiskFull => "no space left on the remote file system",
+            FileProblem::ReadOnly => "the remote file system is read-only",
+            FileProblem::Sudo => "sudo failed",
+            FileProblem::Mismatch => "the transferred file does not match its source",
+            FileProblem::NoTransport => "no way to transfer files",
+            FileProblem::Other => "the operation failed",
+        })
+    }
+}

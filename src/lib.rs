@@ -8,6 +8,7 @@
 //! - [`devices`]: network-device knowledge (prompts, pagers, paging-off, enable, errors per vendor) as data and pure functions.
 //! - [`session`]: a persistent shell driven by the per-session marker protocol; destinations and the manager.
 //! - [`jobs`]: command records, their bounded output and the history.
+//! - [`transfer`]: files through sftp batches (or an exec channel, or sudo) on the same master.
 //! - [`mcp`]: the MCP tools over stdio.
 //! - [`cli`]: the command-line front end.
 
@@ -26,3 +27,4 @@ pub mod secret;
 pub mod session;
 pub mod ssh;
 pub mod term;
+pub mod transfer;

@@ -33,7 +33,12 @@ fn main() -> ExitCode {
     };
     init_logging();
     let config = match Config::from_env(cli.ssh_config.clone()) {
-        Ok(c) => c,
+        Ok(mut c) => {
+            if let Some(root) = cli.local_root.clone() {
+                c.local_root = Some(root);
+            }
+            c
+        }
         Err(e) => {
             eprintln!("mcp-ssh-session: {e}");
             return ExitCode::from(2);
@@ -144,6 +149,11 @@ fn guard(audit_log: Option<PathBuf>, policy: Option<PathBuf>) -> Result<Arc<Guar
 }
 
 async fn serve(config: Config, guard: Arc<Guard>) -> ExitCode {
+    // A local root that cannot be used is a start-up error, not a surprise at the first upload.
+    if let Err(e) = mcp_ssh_session::transfer::LocalRoot::new(config.local_root.as_deref()) {
+        eprintln!("mcp-ssh-session: {e}");
+        return ExitCode::from(2);
+    }
     let engine = match SessionManager::new(config) {
         Ok(e) => Arc::new(e),
         Err(e) => {

@@ -5,6 +5,7 @@
 //! could not do it" and say what to do next.
 
 pub mod commands;
+pub mod files;
 pub mod guard;
 mod human;
 pub mod interactive;
@@ -28,10 +29,14 @@ use crate::error::Error;
 use crate::session::SessionManager;
 pub use guard::Guard;
 
+use crate::transfer::Files;
+
 /// The MCP server: a router over the tool groups and the session engine.
 #[derive(Clone)]
 pub struct SshServer {
     pub(crate) engine: Arc<SessionManager>,
+    /// The file engine; an unusable local root is reported by the file tools.
+    pub(crate) files: Result<Arc<Files>, String>,
     tool_router: ToolRouter<SshServer>,
     /// Policy, audit log and the human's answers: every call passes through it.
     guard: Arc<Guard>,
@@ -44,12 +49,17 @@ impl SshServer {
 
     /// A server whose calls are checked against a policy and/or audited.
     pub fn with_guard(engine: Arc<SessionManager>, guard: Arc<Guard>) -> Self {
-        let mut tool_router =
-            Self::command_tools() + Self::session_tools() + Self::interactive_tools();
+        let mut tool_router = Self::command_tools()
+            + Self::session_tools()
+            + Self::interactive_tools()
+            + Self::file_tools();
         for route in tool_router.map.values_mut() {
             schema::compact(&mut route.attr);
         }
         SshServer {
+            files: Files::new(engine.clone())
+                .map(Arc::new)
+                .map_err(|e| e.to_string()),
             engine,
             tool_router,
             guard,
@@ -59,6 +69,7 @@ impl SshServer {
 
 const INSTRUCTIONS: &str = "Persistent SSH shells through the user's own OpenSSH (~/.ssh/config aliases, ssh-agent, ProxyJump and known_hosts all apply). \
 Each host keeps a shell between calls: cd and export persist. Results give the exact exit code, clean output and the working directory. \
+Files go over the same connection: read_file/write_file for text, upload_file/download_file for any size (checked by SHA-256), list_directory. \
 A command that outlives `timeout` keeps running: follow it with get_command_status(command_id). Host keys are never accepted automatically.";
 
 #[tool_handler(router = self.tool_router)]

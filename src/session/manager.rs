@@ -270,6 +270,11 @@ impl SessionManager {
         &self.ssh
     }
 
+    /// The private (0700) runtime directory, for staging files.
+    pub fn runtime(&self) -> &RuntimeDir {
+        &self.runtime
+    }
+
     /// Starts a command and returns its record at once; the command goes on in its shell.
     pub async fn start(&self, req: &ExecRequest, cancel: &CancellationToken) -> Result<Arc<Job>> {
         if req.command.trim().is_empty() {
