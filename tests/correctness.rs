@@ -6,47 +6,13 @@ mod common;
 
 use std::time::Duration;
 
+use common::exec::{ended, execute, req, run};
 use common::testbed::{password, sudo_password};
 use common::{engine, require_testbed, rt};
 use mcp_ssh_session::error::Error;
-use mcp_ssh_session::jobs::{Job, JobSnapshot, JobStatus, Waited};
+use mcp_ssh_session::jobs::{JobStatus, Waited};
 use mcp_ssh_session::secret::Secret;
-use mcp_ssh_session::session::{ExecRequest, SessionManager};
 use tokio_util::sync::CancellationToken;
-
-fn req(host: &str, command: &str, secs: u64) -> ExecRequest {
-    ExecRequest {
-        host: host.into(),
-        command: command.into(),
-        timeout: Duration::from_secs(secs),
-        ..Default::default()
-    }
-}
-
-async fn execute(e: &SessionManager, r: &ExecRequest) -> (std::sync::Arc<Job>, Waited) {
-    e.execute(r, &CancellationToken::new())
-        .await
-        .unwrap_or_else(|err| panic!("{:?} failed: {err}", r.command))
-}
-
-async fn run(e: &SessionManager, host: &str, command: &str) -> JobSnapshot {
-    let (job, w) = execute(e, &req(host, command, 20)).await;
-    let s = job.snapshot(1 << 20);
-    assert_eq!(w, Waited::Finished, "{command:?} did not finish: {s:?}");
-    s
-}
-
-async fn ended(job: &Job, secs: u64) -> JobSnapshot {
-    let done = job
-        .wait_ended(
-            tokio::time::Instant::now() + Duration::from_secs(secs),
-            &CancellationToken::new(),
-        )
-        .await;
-    let s = job.snapshot(1 << 20);
-    assert!(done, "did not end within {secs}s: {s:?}");
-    s
-}
 
 #[test]
 fn input_typed_into_an_idle_shell_is_a_command_of_its_own() {

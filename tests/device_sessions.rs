@@ -4,35 +4,18 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::exec::{self, ended, execute as start, req};
 use common::testbed::{DEVICE_JUMP_ALIAS, ENABLE_PASSWORD};
 use common::{engine, require_testbed, rt};
-use mcp_ssh_session::jobs::{Job, JobSnapshot, JobStatus, Waited};
+use mcp_ssh_session::jobs::{JobSnapshot, JobStatus, Waited};
 use mcp_ssh_session::secret::Secret;
 use mcp_ssh_session::session::{ExecRequest, SessionManager};
-use tokio_util::sync::CancellationToken;
 
-fn req(host: &str, command: &str, secs: u64) -> ExecRequest {
-    ExecRequest {
-        host: host.into(),
-        command: command.into(),
-        timeout: Duration::from_secs(secs),
-        ..Default::default()
-    }
-}
-
-async fn start(e: &SessionManager, r: &ExecRequest) -> (Arc<Job>, Waited) {
-    e.execute(r, &CancellationToken::new())
-        .await
-        .unwrap_or_else(|err| panic!("{:?} on {}: {err}", r.command, r.host))
-}
-
+/// Runs `r` on a device: it must finish, with no exit status and the device described.
 async fn run_req(e: &SessionManager, r: ExecRequest) -> JobSnapshot {
-    let (job, w) = start(e, &r).await;
-    let s = job.snapshot(1 << 20);
-    assert_eq!(w, Waited::Finished, "{:?} did not finish: {s:?}", r.command);
+    let s = exec::run_req(e, &r).await;
     assert_eq!(s.exit_code, None, "devices have no exit status: {s:?}");
     assert!(s.device.is_some(), "{s:?}");
     s
@@ -131,16 +114,15 @@ fn cisco_ios_is_driven_by_its_prompt() {
         assert_eq!(w, Waited::AwaitingInput, "{s:?}");
         assert_eq!(s.awaiting_input.as_ref().unwrap().kind, "yes_no");
         e.send_input(&job.id, b"\n".to_vec()).await.unwrap();
-        job.wait_ended(tokio::time::Instant::now() + Duration::from_secs(10), &CancellationToken::new()).await;
-        assert_eq!(job.status(), JobStatus::Completed, "{:?}", job.snapshot(1000));
+        let s = ended(&job, 10).await;
+        assert_eq!(s.status, JobStatus::Completed, "{s:?}");
 
         // The vendor's break (Ctrl-^ on IOS) stops a long ping.
         let (job, w) = start(&e, &req("fixture-ios", "ping 192.0.2.1 repeat 100", 2)).await;
         assert_eq!(w, Waited::TimedOut);
         e.interrupt(&job.id).await.unwrap();
-        let done = job.wait_ended(tokio::time::Instant::now() + Duration::from_secs(10), &CancellationToken::new()).await;
-        let s = job.snapshot(1 << 20);
-        assert!(done && s.status == JobStatus::Interrupted, "{s:?}");
+        let s = ended(&job, 10).await;
+        assert_eq!(s.status, JobStatus::Interrupted, "{s:?}");
         let s = run(&e, "fixture-ios", "show clock").await;
         assert_eq!(s.status, JobStatus::Completed);
         e.close_all().await;

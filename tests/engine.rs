@@ -4,45 +4,14 @@ mod common;
 
 use std::time::Duration;
 
+use common::exec::{attempt, req, run, wait_for};
 use common::testbed::{password, sudo_password};
 use common::{engine, require_testbed, rt};
 use mcp_ssh_session::config::Config;
-use mcp_ssh_session::jobs::{Job, JobSnapshot, JobStatus, Waited};
+use mcp_ssh_session::jobs::{JobStatus, Waited};
 use mcp_ssh_session::secret::Secret;
 use mcp_ssh_session::session::{ExecRequest, SessionManager};
 use tokio_util::sync::CancellationToken;
-
-fn req(host: &str, command: &str) -> ExecRequest {
-    ExecRequest {
-        host: host.into(),
-        command: command.into(),
-        timeout: Duration::from_secs(20),
-        ..Default::default()
-    }
-}
-
-async fn run_req(e: &SessionManager, r: ExecRequest) -> (JobSnapshot, Waited) {
-    let (job, waited) = e
-        .execute(&r, &CancellationToken::new())
-        .await
-        .unwrap_or_else(|err| panic!("{:?} failed: {err}", r.command));
-    (job.snapshot(1 << 20), waited)
-}
-
-/// Waits up to `secs` for a job to finish or stop at a prompt.
-async fn wait_secs(job: &Job, secs: u64) -> Waited {
-    job.wait(
-        tokio::time::Instant::now() + Duration::from_secs(secs),
-        &CancellationToken::new(),
-    )
-    .await
-}
-
-async fn run(e: &SessionManager, host: &str, command: &str) -> JobSnapshot {
-    let (s, w) = run_req(e, req(host, command)).await;
-    assert_eq!(w, Waited::Finished, "{command:?} did not finish: {s:?}");
-    s
-}
 
 #[test]
 fn exit_codes_are_exact() {
@@ -100,7 +69,10 @@ fn big_output_is_complete() {
     rt().block_on(async {
         let e = engine(bed);
         let (job, w) = e
-            .execute(&req("fixture", "seq 1 10000"), &CancellationToken::new())
+            .execute(
+                &req("fixture", "seq 1 10000", 20),
+                &CancellationToken::new(),
+            )
             .await
             .unwrap();
         assert_eq!(w, Waited::Finished);
@@ -209,7 +181,7 @@ fn password_login_and_wrong_password() {
     let bed = require_testbed!();
     rt().block_on(async {
         let e = engine(bed);
-        let mut r = req("fixture-pass", "whoami");
+        let mut r = req("fixture-pass", "whoami", 20);
         let err = e
             .execute(&r, &CancellationToken::new())
             .await
@@ -226,7 +198,7 @@ fn password_login_and_wrong_password() {
             .expect_err("wrong password must fail");
         assert!(err.to_string().contains("rejected"), "{err}");
         r.password = Secret::new(password());
-        let (s, _) = run_req(&e, r).await;
+        let (s, _) = attempt(&e, &r).await;
         assert_eq!(s.output, "mcptpass\n");
         assert!(!s.output.contains(password()));
         e.close_all().await;
@@ -240,15 +212,15 @@ fn key_with_passphrase() {
         let e = engine(bed);
         let err = e
             .execute(
-                &req("fixture-passphrase", "true"),
+                &req("fixture-passphrase", "true", 20),
                 &CancellationToken::new(),
             )
             .await
             .expect_err("needs passphrase");
         assert!(err.to_string().contains("passphrase"), "{err}");
-        let mut r = req("fixture-passphrase", "whoami");
+        let mut r = req("fixture-passphrase", "whoami", 20);
         r.password = Secret::new(password());
-        let (s, _) = run_req(&e, r).await;
+        let (s, _) = attempt(&e, &r).await;
         assert_eq!(s.output, "mcptkey\n");
         e.close_all().await;
     });
@@ -259,16 +231,16 @@ fn sudo_with_right_and_wrong_password() {
     let bed = require_testbed!();
     rt().block_on(async {
         let e = engine(bed);
-        let mut r = req("fixture-sudo", "sudo -k; sudo whoami");
+        let mut r = req("fixture-sudo", "sudo -k; sudo whoami", 20);
         r.sudo_password = Secret::new(sudo_password());
-        let (s, _) = run_req(&e, r.clone()).await;
+        let (s, _) = attempt(&e, &r.clone()).await;
         assert_eq!(
             (s.output.as_str(), s.exit_code),
             ("root\n", Some(0)),
             "{s:?}"
         );
         r.sudo_password = Secret::new("not-the-password");
-        let (s, w) = run_req(&e, r.clone()).await;
+        let (s, w) = attempt(&e, &r.clone()).await;
         assert_eq!(w, Waited::Finished);
         assert_eq!(s.status, JobStatus::Failed, "{s:?}");
         assert!(
@@ -277,7 +249,7 @@ fn sudo_with_right_and_wrong_password() {
         );
         // No password: the command waits for input instead of hanging until the timeout.
         r.sudo_password = None;
-        let (s, w) = run_req(&e, r.clone()).await;
+        let (s, w) = attempt(&e, &r.clone()).await;
         assert_eq!(w, Waited::AwaitingInput, "{s:?}");
         assert_eq!(s.awaiting_input.as_ref().unwrap().kind, "sudo_password");
         // The shell stays usable: the next command runs in a parallel shell or after Ctrl-C.
@@ -291,9 +263,10 @@ fn sudo_with_right_and_wrong_password() {
                 "echo '{pw}' | sudo -S -k -p '' true; echo '{pw}'",
                 pw = sudo_password()
             ),
+            20,
         );
         r.sudo_password = Secret::new(sudo_password());
-        let (s, _) = run_req(&e, r).await;
+        let (s, _) = attempt(&e, &r).await;
         assert_eq!(
             (s.output.as_str(), s.exit_code),
             ("***\n", Some(0)),
@@ -318,6 +291,7 @@ fn timeout_returns_an_id_and_the_command_goes_on() {
         let mut r = req(
             "fixture",
             "echo start; sleep 3; echo end; exit_5() { return 5; }; exit_5",
+            20,
         );
         r.timeout = Duration::from_secs(1);
         let (job, w) = e.execute(&r, &CancellationToken::new()).await.unwrap();
@@ -333,7 +307,7 @@ fn timeout_returns_an_id_and_the_command_goes_on() {
             other.notes.iter().any(|n| n.contains("parallel shell")),
             "{other:?}"
         );
-        let w = wait_secs(&job, 10).await;
+        let w = wait_for(&job, 10).await;
         assert_eq!(w, Waited::Finished);
         let s = job.snapshot(1 << 20);
         assert_eq!((s.output.as_str(), s.exit_code), ("start\nend\n", Some(5)));
@@ -341,20 +315,21 @@ fn timeout_returns_an_id_and_the_command_goes_on() {
         let mut r = req(
             "fixture",
             "printf 'step 1\\rstep 2 of 3'; sleep 4; echo; echo done",
+            20,
         );
         r.timeout = Duration::from_secs(2);
         let (job, w) = e.execute(&r, &CancellationToken::new()).await.unwrap();
         assert_eq!(w, Waited::TimedOut);
         assert_eq!(job.snapshot(1 << 20).output, "step 2 of 3");
-        assert_eq!(wait_secs(&job, 10).await, Waited::Finished);
+        assert_eq!(wait_for(&job, 10).await, Waited::Finished);
         assert_eq!(job.snapshot(1 << 20).output, "step 2 of 3\ndone\n");
 
         // Interrupting a long command leaves the shell usable.
-        let mut r = req("fixture", "sleep 100");
+        let mut r = req("fixture", "sleep 100", 20);
         r.timeout = Duration::from_millis(200);
         let (job, _) = e.execute(&r, &CancellationToken::new()).await.unwrap();
         e.interrupt(&job.id).await.expect("interrupt");
-        let w = wait_secs(&job, 5).await;
+        let w = wait_for(&job, 5).await;
         assert_eq!(w, Waited::Finished);
         let s = job.snapshot(1000);
         assert_eq!((s.status, s.exit_code), (JobStatus::Interrupted, Some(130)));
@@ -372,7 +347,7 @@ fn unknown_and_changed_host_keys_are_refused() {
         for host in ["fixture-unknown", "fixture-strict", "fixture-changed"] {
             let err = e
                 .execute(
-                    &req(host, "touch /tmp/mcpt-hostkey-ran"),
+                    &req(host, "touch /tmp/mcpt-hostkey-ran", 20),
                     &CancellationToken::new(),
                 )
                 .await
@@ -388,7 +363,7 @@ fn unknown_and_changed_host_keys_are_refused() {
 
 /// Runs `true` on `host` as `user`, which must fail; returns the error message.
 async fn refused(e: &SessionManager, host: &str, user: Option<String>) -> String {
-    let mut r = req(host, "true");
+    let mut r = req(host, "true", 20);
     r.username = user;
     e.execute(&r, &CancellationToken::new())
         .await
@@ -514,7 +489,10 @@ fn a_hanging_match_exec_fails_the_call_in_time() {
         .unwrap();
         let err = tokio::time::timeout(
             Duration::from_secs(60),
-            e.execute(&req("mcpt-match-exec", "true"), &CancellationToken::new()),
+            e.execute(
+                &req("mcpt-match-exec", "true", 20),
+                &CancellationToken::new(),
+            ),
         )
         .await
         .expect("ssh -G hung the call")
@@ -537,7 +515,7 @@ fn a_wedged_master_is_killed_at_close() {
     let bed = require_testbed!();
     rt().block_on(async {
         let e = engine(bed);
-        let (s, _) = run_req(&e, mcptkey_req("wedgemaster", "echo up")).await;
+        let (s, _) = attempt(&e, &mcptkey_req("wedgemaster", "echo up")).await;
         assert_eq!(s.output, "up\n");
         let pattern = "ssh .* -M -N .*-- wedgemaster$";
         let out = std::process::Command::new("pgrep")
@@ -566,7 +544,7 @@ fn a_wedged_master_is_killed_at_close() {
 fn mcptkey_req(host: &str, command: &str) -> ExecRequest {
     ExecRequest {
         username: Some("mcptkey".into()),
-        ..req(host, command)
+        ..req(host, command, 20)
     }
 }
 
@@ -576,7 +554,7 @@ fn killed_master_or_shell_is_replaced_on_next_use() {
     rt().block_on(async {
         let e = engine(bed);
         // Own host names (any name reaches the bed), so that killing by name hits only ours.
-        let (s, _) = run_req(&e, mcptkey_req("killmaster", "cd /tmp; echo $$")).await;
+        let (s, _) = attempt(&e, &mcptkey_req("killmaster", "cd /tmp; echo $$")).await;
         assert_eq!(s.exit_code, Some(0));
         let st = std::process::Command::new("pkill")
             .args(["-KILL", "-f", "ssh .* -M -N .*-- killmaster$"])
@@ -584,28 +562,28 @@ fn killed_master_or_shell_is_replaced_on_next_use() {
             .unwrap();
         assert!(st.success(), "no master found to kill");
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let (s, _) = run_req(&e, mcptkey_req("killmaster", "echo back; pwd")).await;
+        let (s, _) = attempt(&e, &mcptkey_req("killmaster", "echo back; pwd")).await;
         assert_eq!(s.output, "back\n/tmp\n", "{s:?}");
         assert!(s.notes.iter().any(|n| n.contains("reset")), "{s:?}");
 
         // Kill the remote shell itself (from another connection).
-        let (s, _) = run_req(&e, mcptkey_req("killshell", "echo $$")).await;
+        let (s, _) = attempt(&e, &mcptkey_req("killshell", "echo $$")).await;
         let pid = s.output.trim().to_string();
         let (code, _, err) = bed.ssh(&["fixture", "kill", "-9", &pid]);
         assert_eq!(code, 0, "{err}");
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let (s, _) = run_req(&e, mcptkey_req("killshell", "echo again")).await;
+        let (s, _) = attempt(&e, &mcptkey_req("killshell", "echo again")).await;
         assert_eq!(s.output, "again\n");
         assert!(s.notes.iter().any(|n| n.contains("reset")), "{s:?}");
 
         // `exit` ends the shell on purpose; the next command gets a new one.
-        let (s, _) = run_req(&e, mcptkey_req("killshell", "exit 4")).await;
+        let (s, _) = attempt(&e, &mcptkey_req("killshell", "exit 4")).await;
         assert_eq!(
             (s.status, s.exit_code),
             (JobStatus::Completed, Some(4)),
             "{s:?}"
         );
-        let (s, _) = run_req(&e, mcptkey_req("killshell", "echo fresh")).await;
+        let (s, _) = attempt(&e, &mcptkey_req("killshell", "echo fresh")).await;
         assert_eq!(s.output, "fresh\n");
         e.close_all().await;
     });
@@ -632,9 +610,9 @@ fn nested_shells_get_the_marker_and_exit_returns() {
     let bed = require_testbed!();
     rt().block_on(async {
         let e = engine(bed);
-        let mut r = req("fixture-sudo", "sudo -i");
+        let mut r = req("fixture-sudo", "sudo -i", 20);
         r.sudo_password = Secret::new(sudo_password());
-        let (s, w) = run_req(&e, r).await;
+        let (s, w) = attempt(&e, &r).await;
         assert_eq!(w, Waited::Finished, "{s:?}");
         assert!(s.notes.iter().any(|n| n.contains("new shell")), "{s:?}");
         let s = run(&e, "fixture-sudo", "whoami; cd /root && pwd; false").await;
@@ -682,14 +660,14 @@ fn su_asks_for_a_password_that_send_input_answers() {
     let bed = require_testbed!();
     rt().block_on(async {
         let e = engine(bed);
-        let (s, w) = run_req(&e, req("fixture-sudo", "su - mcptkey")).await;
+        let (s, w) = attempt(&e, &req("fixture-sudo", "su - mcptkey", 20)).await;
         assert_eq!(w, Waited::AwaitingInput, "{s:?}");
         assert_eq!(s.awaiting_input.as_ref().unwrap().kind, "password", "{s:?}");
         let job = e.jobs.get(&s.command_id).unwrap();
         e.send_input(&s.command_id, format!("{}\n", password()).into_bytes())
             .await
             .expect("input");
-        let w = wait_secs(&job, 15).await;
+        let w = wait_for(&job, 15).await;
         let s = job.snapshot(1 << 20);
         assert_eq!(w, Waited::Finished, "{s:?}");
         assert!(s.notes.iter().any(|n| n.contains("new shell")), "{s:?}");
@@ -737,35 +715,35 @@ fn repls_and_fake_shell_prompts_wait_for_input_and_get_no_set_up() {
     rt().block_on(async {
         let e = engine(bed);
         // A REPL: awaiting input at its prompt, answered with send_input, ended by exit().
-        let mut r = req("fixture", "python3 -q");
+        let mut r = req("fixture", "python3 -q", 20);
         r.timeout = Duration::from_secs(10);
-        let (s, w) = run_req(&e, r).await;
+        let (s, w) = attempt(&e, &r).await;
         assert_eq!(w, Waited::AwaitingInput, "{s:?}");
         assert_eq!(s.awaiting_input.as_ref().unwrap().prompt, ">>>", "{s:?}");
         let job = e.jobs.get(&s.command_id).unwrap();
         e.send_input(&s.command_id, b"print(6 * 7)\n".to_vec())
             .await
             .expect("input");
-        let w = wait_secs(&job, 10).await;
+        let w = wait_for(&job, 10).await;
         assert_eq!(w, Waited::AwaitingInput);
         assert!(job.snapshot(1 << 20).output.contains("42\n"));
         e.send_input(&s.command_id, b"exit()\n".to_vec())
             .await
             .expect("input");
-        let w = wait_secs(&job, 10).await;
+        let w = wait_for(&job, 10).await;
         assert_eq!(w, Waited::Finished);
         assert_eq!(job.snapshot(0).exit_code, Some(0));
 
         // A program prompt ending in `>` that is not a shell never receives set-up lines.
-        let mut r = req("fixture", "read -p 'mysql> ' q; echo \"got:$q\"");
+        let mut r = req("fixture", "read -p 'mysql> ' q; echo \"got:$q\"", 20);
         r.timeout = Duration::from_secs(10);
-        let (s, w) = run_req(&e, r).await;
+        let (s, w) = attempt(&e, &r).await;
         assert_eq!(w, Waited::AwaitingInput, "{s:?}");
         e.send_input(&s.command_id, b"select 1;\n".to_vec())
             .await
             .expect("input");
         let job = e.jobs.get(&s.command_id).unwrap();
-        wait_secs(&job, 10).await;
+        wait_for(&job, 10).await;
         let s = job.snapshot(1 << 20);
         assert_eq!(
             (s.output.as_str(), s.exit_code),
@@ -778,16 +756,17 @@ fn repls_and_fake_shell_prompts_wait_for_input_and_get_no_set_up() {
         let mut r = req(
             "fixture",
             "printf 'root@fake:~# '; read a; read b; echo \"after:${a%% *}:$b\"",
+            20,
         );
         r.timeout = Duration::from_secs(15);
-        let (s, w) = run_req(&e, r).await;
+        let (s, w) = attempt(&e, &r).await;
         assert_eq!(w, Waited::AwaitingInput, "{s:?}");
         assert!(s.notes.iter().any(|n| n.contains("not a shell")), "{s:?}");
         e.send_input(&s.command_id, b"typed\n".to_vec())
             .await
             .expect("input");
         let job = e.jobs.get(&s.command_id).unwrap();
-        wait_secs(&job, 10).await;
+        wait_for(&job, 10).await;
         let s = job.snapshot(1 << 20);
         assert_eq!(
             (s.output.as_str(), s.exit_code),

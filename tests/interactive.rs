@@ -3,37 +3,24 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use common::{engine, require_testbed, rt};
+use common::{engine, exec, require_testbed, rt};
 use mcp_ssh_session::jobs::{Job, JobSnapshot, JobStatus, Waited};
 use mcp_ssh_session::mcp::interactive::{
     DEFAULT_MAX_LINES, KeysSent, ScreenView, read_screen, screen_text, send_keys,
 };
-use mcp_ssh_session::session::{ExecRequest, SessionManager};
+use mcp_ssh_session::session::SessionManager;
 use mcp_ssh_session::term::screen::Shown;
-use tokio_util::sync::CancellationToken;
 
 const HOST: &str = "fixture";
 
 /// Runs `command` like execute_command with a timeout of `secs`.
 async fn execute(e: &SessionManager, command: &str, secs: u64) -> (Arc<Job>, Waited) {
-    let r = ExecRequest {
-        host: HOST.into(),
-        command: command.into(),
-        timeout: Duration::from_secs(secs),
-        ..Default::default()
-    };
-    e.execute(&r, &CancellationToken::new())
-        .await
-        .unwrap_or_else(|err| panic!("{command:?} failed: {err}"))
+    exec::execute(e, &exec::req(HOST, command, secs)).await
 }
 
 async fn run(e: &SessionManager, command: &str) -> JobSnapshot {
-    let (job, w) = execute(e, command, 20).await;
-    let s = job.snapshot(1 << 20);
-    assert_eq!(w, Waited::Finished, "{command:?} did not finish: {s:?}");
-    s
+    exec::run(e, HOST, command).await
 }
 
 async fn screen(e: &SessionManager, max_lines: usize) -> ScreenView {
@@ -46,19 +33,6 @@ async fn keys(e: &SessionManager, keys: &str) -> KeysSent {
     send_keys(e, HOST, keys, None, None, DEFAULT_MAX_LINES)
         .await
         .unwrap_or_else(|err| panic!("send_keys {keys:?}: {err}"))
-}
-
-/// Waits up to `secs` for `job` to finish and returns its final state.
-async fn wait_finished(job: &Job, secs: u64) -> JobSnapshot {
-    let w = job
-        .wait(
-            tokio::time::Instant::now() + Duration::from_secs(secs),
-            &CancellationToken::new(),
-        )
-        .await;
-    let s = job.snapshot(1 << 20);
-    assert_eq!(w, Waited::Finished, "{s:?}");
-    s
 }
 
 fn assert_full_screen_prompt(job: &Job, waited: Waited) {
@@ -106,7 +80,7 @@ fn less_is_read_and_quit() {
         let k = keys(&e, "q").await;
         assert_eq!(k.bytes_sent, 1);
         assert!(!k.screen.alternate_screen, "{k:?}");
-        let s = wait_finished(&job, 5).await;
+        let s = exec::finished(&job, 5).await;
         assert_eq!(
             (s.status, s.exit_code),
             (JobStatus::Completed, Some(0)),
@@ -154,7 +128,7 @@ fn vi_edits_and_writes_a_file() {
 
         let k = keys(&e, ":wq<enter>").await;
         let c = k.command.clone().expect("command state");
-        let s = wait_finished(&job, 5).await;
+        let s = exec::finished(&job, 5).await;
         assert_eq!(
             (s.status, s.exit_code),
             (JobStatus::Completed, Some(0)),
@@ -191,7 +165,7 @@ fn top_shows_the_load_and_quits() {
         assert_eq!(v.command.as_ref().unwrap().command_id, job.id);
 
         keys(&e, "q").await;
-        let s = wait_finished(&job, 5).await;
+        let s = exec::finished(&job, 5).await;
         assert_eq!(
             (s.status, s.exit_code),
             (JobStatus::Completed, Some(0)),
