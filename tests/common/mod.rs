@@ -13,6 +13,7 @@
 //! ```
 #![allow(dead_code)]
 
+pub mod mcp_client;
 #[path = "../../fixtures/testbed.rs"]
 pub mod testbed;
 
