@@ -6,284 +6,24 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::mcp_client::{BIN, CALL_LIMIT, Server, args};
 use common::require_testbed;
-use common::testbed::{TestBed, password, sudo_password};
-use rmcp::model::{
-    CallToolRequestParams, CallToolResult, ClientRequest, ProgressNotificationParam, Request, Tool,
-};
-use rmcp::service::{NotificationContext, PeerRequestOptions, RunningService};
-use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
-use rmcp::{ClientHandler, RoleClient, ServiceExt};
+use common::testbed::{password, sudo_password};
+use rmcp::model::{CallToolRequestParams, ClientRequest, Request, Tool};
+use rmcp::service::PeerRequestOptions;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 // ---------------------------------------------------------------------------------------------
-// Client helpers
+// Helpers of this file (the MCP client is tests/common/mcp_client.rs)
 
-const BIN: &str = env!("CARGO_BIN_EXE_mcp-ssh-session");
 /// Versions of the foreign clients; fixtures/test.sh installs exactly these.
 const PYTHON_MCP_VERSION: &str = "2.3.0";
 const INSPECTOR_VERSION: &str = "2.12.0";
-/// Longest a single tool call may take before the test gives up on it.
-const CALL_LIMIT: Duration = Duration::from_secs(60);
-
-/// Records every `notifications/progress` the server sends.
-#[derive(Clone, Default)]
-struct Recorder {
-    progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
-}
-
-impl ClientHandler for Recorder {
-    async fn on_progress(
-        &self,
-        params: ProgressNotificationParam,
-        _context: NotificationContext<RoleClient>,
-    ) {
-        self.progress.lock().unwrap().push(params);
-    }
-}
-
-/// One server process (the built binary) with an rmcp client on its stdio.
-struct Server {
-    client: RunningService<RoleClient, Recorder>,
-    progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
-    pid: u32,
-    tools: HashMap<String, Tool>,
-    stderr: PathBuf,
-    _scratch: tempfile::TempDir,
-}
-
-/// A tool result, flattened: the text blocks joined, structuredContent (Null when absent).
-#[derive(Debug)]
-struct Reply {
-    text: String,
-    sc: Value,
-    is_error: bool,
-    raw: CallToolResult,
-}
-
-impl Reply {
-    fn new(raw: CallToolResult) -> Reply {
-        let text = raw
-            .content
-            .iter()
-            .filter_map(|c| c.as_text().map(|t| t.text.as_str()))
-            .collect::<Vec<_>>()
-            .join("\n");
-        Reply {
-            text,
-            sc: raw.structured_content.clone().unwrap_or(Value::Null),
-            is_error: raw.is_error == Some(true),
-            raw,
-        }
-    }
-
-    fn str(&self, key: &str) -> &str {
-        self.sc[key].as_str().unwrap_or("")
-    }
-}
-
-fn args(v: Value) -> serde_json::Map<String, Value> {
-    v.as_object()
-        .expect("tool arguments must be a JSON object")
-        .clone()
-}
-
-impl Server {
-    /// The binary with `--ssh-config <ssh_config>`, RUST_LOG=warn unless `env` says otherwise,
-    /// stderr to a scratch file, no agent or askpass from the test's environment.
-    async fn start(ssh_config: &Path, env: &[(&str, &str)]) -> Server {
-        let scratch = tempfile::tempdir().expect("scratch dir");
-        let stderr = scratch.path().join("server.stderr");
-        let log = std::fs::File::create(&stderr).expect("stderr file");
-        let env: Vec<(String, String)> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let cmd = tokio::process::Command::new(BIN).configure(|c| {
-            c.arg("--ssh-config").arg(ssh_config);
-            for var in ["SSH_AUTH_SOCK", "SSH_ASKPASS", "DISPLAY", "MCP_SSH_CONFIG"] {
-                c.env_remove(var);
-            }
-            c.env("RUST_LOG", "warn");
-            for (k, v) in &env {
-                c.env(k, v);
-            }
-        });
-        let (transport, _) = TokioChildProcess::builder(cmd)
-            .stderr(log)
-            .spawn()
-            .expect("spawning the server binary");
-        let pid = transport.id().expect("server pid");
-        let recorder = Recorder::default();
-        let progress = recorder.progress.clone();
-        let client = tokio::time::timeout(CALL_LIMIT, recorder.serve(transport))
-            .await
-            .expect("MCP initialize timed out")
-            .unwrap_or_else(|e| {
-                panic!(
-                    "MCP initialize failed: {e}\nserver stderr:\n{}",
-                    std::fs::read_to_string(&stderr).unwrap_or_default()
-                )
-            });
-        let tools = client
-            .list_all_tools()
-            .await
-            .expect("tools/list")
-            .into_iter()
-            .map(|t| (t.name.to_string(), t))
-            .collect();
-        Server {
-            client,
-            progress,
-            pid,
-            tools,
-            stderr,
-            _scratch: scratch,
-        }
-    }
-
-    async fn bed(bed: &TestBed) -> Server {
-        Server::start(bed.ssh_config(), &[]).await
-    }
-
-    /// The server's stderr so far.
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
-    }
-
-    /// Calls a tool; a protocol error or a call slower than `limit` fails the test. Checks the
-    /// result against the tool's outputSchema: a successful call of a tool with an outputSchema
-    /// carries structuredContent with the schema's required fields and no undeclared one, and
-    /// a tool without one returns none.
-    async fn call_within(&self, tool: &str, a: Value, limit: Duration) -> Reply {
-        let params = CallToolRequestParams::new(tool.to_string()).with_arguments(args(a.clone()));
-        let raw = match tokio::time::timeout(limit, self.client.call_tool(params)).await {
-            Err(_) => panic!(
-                "{tool}({a}) took over {limit:?}\nserver stderr:\n{}",
-                self.log()
-            ),
-            Ok(Err(e)) => panic!(
-                "{tool}({a}): protocol error {e}\nserver stderr:\n{}",
-                self.log()
-            ),
-            Ok(Ok(r)) => r,
-        };
-        let r = Reply::new(raw);
-        let schema = self
-            .tools
-            .get(tool)
-            .unwrap_or_else(|| panic!("{tool} is not listed"))
-            .output_schema
-            .clone();
-        match (&schema, r.is_error) {
-            (Some(schema), false) => {
-                assert!(
-                    r.sc.is_object(),
-                    "{tool}: outputSchema but no structuredContent: {r:?}"
-                );
-                for key in schema
-                    .get("required")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    let key = key.as_str().unwrap();
-                    assert!(r.sc.get(key).is_some(), "{tool}: `{key}` missing: {}", r.sc);
-                }
-                // Every field returned is declared, so a client can rely on the schema.
-                if let Some(props) = schema.get("properties").and_then(Value::as_object) {
-                    for key in r.sc.as_object().unwrap().keys() {
-                        assert!(
-                            props.contains_key(key),
-                            "{tool}: `{key}` is returned but not in the outputSchema"
-                        );
-                    }
-                }
-            }
-            (None, _) => assert!(
-                r.sc.is_null(),
-                "{tool} returns structuredContent but lists no outputSchema: {}",
-                r.sc
-            ),
-            _ => {}
-        }
-        r
-    }
-
-    async fn call(&self, tool: &str, a: Value) -> Reply {
-        self.call_within(tool, a, CALL_LIMIT).await
-    }
-
-    /// A call that must succeed (isError false).
-    async fn ok(&self, tool: &str, a: Value) -> Reply {
-        let r = self.call(tool, a.clone()).await;
-        assert!(!r.is_error, "{tool}({a}) is a tool error: {}", r.text);
-        r
-    }
-
-    /// A call that must be a tool error (isError true, not a protocol error); returns its text.
-    async fn err(&self, tool: &str, a: Value) -> String {
-        let r = self.call(tool, a.clone()).await;
-        assert!(
-            r.is_error,
-            "{tool}({a}) must be a tool error, got: {}",
-            r.text
-        );
-        assert!(
-            !r.text.trim().is_empty(),
-            "{tool}({a}): empty error message"
-        );
-        r.text
-    }
-
-    async fn run(&self, host: &str, command: &str) -> Reply {
-        self.ok("execute_command", json!({"host": host, "command": command}))
-            .await
-    }
-
-    /// Polls get_command_status until the command leaves running/awaiting_input.
-    async fn wait_done(&self, id: &str, limit: Duration) -> Reply {
-        let start = Instant::now();
-        loop {
-            let r = self
-                .ok("get_command_status", json!({"command_id": id}))
-                .await;
-            let status = r.str("status").to_string();
-            if status != "running" && status != "awaiting_input" {
-                return r;
-            }
-            assert!(
-                start.elapsed() < limit,
-                "{id} still {status} after {limit:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
-    /// `VmHWM` (peak resident set) of the server process, in bytes.
-    fn peak_rss(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))
-            .expect("/proc/<server>/status");
-        let kb: u64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("VmHWM in /proc/<pid>/status");
-        kb * 1024
-    }
-
-    /// Closes the client (stdin EOF); the server closes its sessions and exits.
-    async fn stop(self) {
-        let _ = self.client.cancel().await;
-    }
-}
 
 /// A file under the crate's `target/` for figures the README quotes.
 fn write_figure(name: &str, text: &str) {
@@ -765,7 +505,7 @@ async fn progress_notifications_carry_output() {
     let bed = require_testbed!();
     let s = Server::bed(bed).await;
     s.run("fixture", "true").await; // connect first: only the loop below is timed
-    s.progress.lock().unwrap().clear();
+    s.clear_progress();
     let r = s
         .run(
             "fixture",
@@ -774,7 +514,7 @@ async fn progress_notifications_carry_output() {
         .await;
     assert_eq!(r.str("output"), "step1\nstep2\nstep3\nstep4\n");
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let got = s.progress.lock().unwrap().clone();
+    let got = s.progress();
     assert!(
         !got.is_empty(),
         "no notifications/progress while the loop ran"
@@ -1765,7 +1505,7 @@ async fn fifty_megabytes_up_and_down_with_progress_and_bounded_memory() {
     let rss_before = s.peak_rss();
     let d = user_dir("mcptkey");
     let remote = d.path().join("fifty.bin").to_string_lossy().into_owned();
-    s.progress.lock().unwrap().clear();
+    s.clear_progress();
     let up = s
         .ok(
             "upload_file",
@@ -1798,7 +1538,7 @@ async fn fifty_megabytes_up_and_down_with_progress_and_bounded_memory() {
     );
     assert_eq!(file_sha256(&local.path().join("back.bin")), sha);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let got = s.progress.lock().unwrap().clone();
+    let got = s.progress();
     assert!(
         got.iter()
             .any(|p| p.total == Some(50_000_000.0) && p.progress > 0.0),

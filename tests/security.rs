@@ -5,276 +5,18 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::path::Path;
 use std::time::Duration;
 
+use common::mcp_client::{Answers, Launch, Server, args, post_form};
 use common::require_testbed;
-use common::testbed::{TestBed, password};
-use rmcp::model::{
-    CallToolRequestParams, ClientCapabilities, ElicitRequestParams, ElicitResult,
-    ElicitationAction, Implementation, InitializeRequestParams, ProgressNotificationParam,
-    ProtocolVersion,
-};
-use rmcp::service::{
-    ClientLifecycleMode, ClientServiceExt, NotificationContext, RequestContext, RunningService,
-};
-use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
-use rmcp::{ClientHandler, ErrorData, RoleClient};
+use common::testbed::password;
+use rmcp::model::{CallToolRequestParams, ElicitRequestParams, ProtocolVersion};
+use rmcp::service::ClientLifecycleMode;
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_mcp-ssh-session");
-const CALL_LIMIT: Duration = Duration::from_secs(90);
-
 // ---------------------------------------------------------------------------------------------
-// A client that plays the human
-
-/// How the human answers elicitations.
-#[derive(Clone, Default)]
-struct Answers {
-    /// Elicitation modes the client declares (`form`, `url`); none: no elicitation at all.
-    modes: Vec<&'static str>,
-    /// The choice for a host-key question.
-    host_key: Option<&'static str>,
-    /// The answer to a confirmation.
-    approve: Option<bool>,
-    /// Typed into a one-time URL page (posted by the "human").
-    url_secret: Option<String>,
-}
-
-/// The client side: records progress notifications and elicitations, answers as told.
-#[derive(Clone, Default)]
-struct Human {
-    answers: Answers,
-    progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
-    asked: Arc<Mutex<Vec<ElicitRequestParams>>>,
-}
-
-impl ClientHandler for Human {
-    async fn on_progress(&self, p: ProgressNotificationParam, _: NotificationContext<RoleClient>) {
-        self.progress.lock().unwrap().push(p);
-    }
-
-    async fn create_elicitation(
-        &self,
-        request: ElicitRequestParams,
-        _: RequestContext<RoleClient>,
-    ) -> Result<ElicitResult, ErrorData> {
-        self.asked.lock().unwrap().push(request.clone());
-        let a = &self.answers;
-        Ok(match request {
-            ElicitRequestParams::FormElicitationParams {
-                requested_schema, ..
-            } => {
-                let schema = serde_json::to_value(&requested_schema).unwrap();
-                let props = &schema["properties"];
-                match (a.host_key, a.approve) {
-                    (Some(choice), _) if props.get("decision").is_some() => {
-                        ElicitResult::new(ElicitationAction::Accept)
-                            .with_content(json!({"decision": choice}))
-                    }
-                    (_, Some(approve)) if props.get("approve").is_some() => {
-                        ElicitResult::new(ElicitationAction::Accept)
-                            .with_content(json!({"approve": approve}))
-                    }
-                    _ => ElicitResult::new(ElicitationAction::Decline),
-                }
-            }
-            ElicitRequestParams::UrlElicitationParams { url, .. } => match &a.url_secret {
-                Some(secret) => {
-                    // The human opens the page and submits the form, a moment later.
-                    let (url, secret) = (url.clone(), secret.clone());
-                    tokio::spawn(async move {
-                        tokio::time::sleep(Duration::from_millis(200)).await;
-                        post_form(&url, &secret).await.expect("posting to the page");
-                    });
-                    ElicitResult::new(ElicitationAction::Accept)
-                }
-                None => ElicitResult::new(ElicitationAction::Decline),
-            },
-            _ => ElicitResult::new(ElicitationAction::Decline),
-        })
-    }
-
-    fn get_info(&self) -> InitializeRequestParams {
-        let mut caps = json!({});
-        if !self.answers.modes.is_empty() {
-            let modes: serde_json::Map<String, Value> = self
-                .answers
-                .modes
-                .iter()
-                .map(|m| (m.to_string(), json!({})))
-                .collect();
-            caps["elicitation"] = Value::Object(modes);
-        }
-        let caps: ClientCapabilities = serde_json::from_value(caps).unwrap();
-        InitializeRequestParams::new(caps, Implementation::new("security-test", "0"))
-    }
-}
-
-/// Submits the one-time page's form the way a browser does.
-async fn post_form(url: &str, secret: &str) -> std::io::Result<String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let rest = url.strip_prefix("http://").expect("an http URL");
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let mut s = tokio::net::TcpStream::connect(authority).await?;
-    let body = format!("secret={}", form_encode(secret));
-    let req = format!(
-        "POST {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).await?;
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).await?;
-    Ok(answer)
-}
-
-fn form_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            b' ' => "+".into(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// The server binary with a client on its stdio.
-struct Session {
-    client: RunningService<RoleClient, Human>,
-    human: Human,
-    stderr: PathBuf,
-    _scratch: tempfile::TempDir,
-}
-
-/// A tool result: the text blocks joined, the structured content, the error flag.
-#[derive(Debug)]
-struct Reply {
-    text: String,
-    sc: Value,
-    is_error: bool,
-}
-
-impl Reply {
-    /// Everything the model sees of it.
-    fn all(&self) -> String {
-        format!("{}\n{}", self.text, self.sc)
-    }
-}
-
-impl Session {
-    /// Starts the server (`--ssh-config`, `args`, `env`) with a legacy (2025-11-25) client.
-    async fn start(bed: &TestBed, args: &[&str], env: &[(&str, &str)], answers: Answers) -> Self {
-        Self::start_with(
-            bed.ssh_config(),
-            args,
-            env,
-            answers,
-            ClientLifecycleMode::Initialize,
-        )
-        .await
-    }
-
-    async fn start_with(
-        ssh_config: &Path,
-        args: &[&str],
-        env: &[(&str, &str)],
-        answers: Answers,
-        lifecycle: ClientLifecycleMode,
-    ) -> Self {
-        let scratch = tempfile::tempdir().unwrap();
-        let stderr = scratch.path().join("server.stderr");
-        let log = std::fs::File::create(&stderr).unwrap();
-        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        let env: Vec<(String, String)> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let cmd = tokio::process::Command::new(BIN).configure(|c| {
-            c.arg("--ssh-config").arg(ssh_config).args(&args);
-            for var in ["SSH_AUTH_SOCK", "SSH_ASKPASS", "DISPLAY", "MCP_SSH_CONFIG"] {
-                c.env_remove(var);
-            }
-            c.env("RUST_LOG", "warn");
-            for (k, v) in &env {
-                c.env(k, v);
-            }
-        });
-        let (transport, _) = TokioChildProcess::builder(cmd).stderr(log).spawn().unwrap();
-        let human = Human {
-            answers,
-            ..Human::default()
-        };
-        let client = tokio::time::timeout(
-            CALL_LIMIT,
-            human.clone().serve_with_lifecycle(transport, lifecycle),
-        )
-        .await
-        .expect("MCP start timed out")
-        .unwrap_or_else(|e| {
-            panic!(
-                "MCP start failed: {e}\n{}",
-                std::fs::read_to_string(&stderr).unwrap_or_default()
-            )
-        });
-        Session {
-            client,
-            human,
-            stderr,
-            _scratch: scratch,
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
-    }
-
-    async fn call(&self, tool: &str, a: Value) -> Reply {
-        let params = CallToolRequestParams::new(tool.to_string())
-            .with_arguments(a.as_object().expect("arguments object").clone());
-        let raw = match tokio::time::timeout(CALL_LIMIT, self.client.call_tool(params)).await {
-            Err(_) => panic!("{tool}({a}) timed out\n{}", self.log()),
-            Ok(Err(e)) => panic!("{tool}({a}): protocol error {e}\n{}", self.log()),
-            Ok(Ok(r)) => r,
-        };
-        let text = raw
-            .content
-            .iter()
-            .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-            .collect::<Vec<_>>()
-            .join("\n");
-        Reply {
-            text,
-            sc: raw.structured_content.unwrap_or(Value::Null),
-            is_error: raw.is_error == Some(true),
-        }
-    }
-
-    async fn ok(&self, tool: &str, a: Value) -> Reply {
-        let r = self.call(tool, a.clone()).await;
-        assert!(!r.is_error, "{tool}({a}): {}", r.text);
-        r
-    }
-
-    async fn err(&self, tool: &str, a: Value) -> Reply {
-        let r = self.call(tool, a.clone()).await;
-        assert!(r.is_error, "{tool}({a}) must fail: {}", r.text);
-        r
-    }
-
-    /// execute_command that must fail; its text.
-    async fn refused(&self, host: &str, command: &str) -> String {
-        self.err("execute_command", json!({"host": host, "command": command}))
-            .await
-            .text
-    }
-
-    async fn stop(self) {
-        let _ = self.client.cancel().await;
-    }
-}
+// Helpers of this file (the MCP client, the human included, is tests/common/mcp_client.rs)
 
 /// A TCP port on 127.0.0.1 where nothing listens.
 fn closed_port() -> u16 {
@@ -326,7 +68,7 @@ async fn ovrd_aliases_hide_real_values_and_secrets_never_show() {
         ("OVRD_prod_down_PORT", down.as_str()),
         ("OVRD_prod_down_USER", "mcptkey"),
     ];
-    let s = Session::start(bed, &[], &env, Answers::default()).await;
+    let s = Server::start(bed.ssh_config(), &env).await;
     let mut seen: Vec<String> = Vec::new();
 
     let r = s
@@ -343,12 +85,7 @@ async fn ovrd_aliases_hide_real_values_and_secrets_never_show() {
         r.text
     );
     seen.push(r.all());
-    let r = s
-        .ok(
-            "execute_command",
-            json!({"host": "prod_sudo", "command": "sudo -k; sudo id -u"}),
-        )
-        .await;
+    let r = s.run("prod_sudo", "sudo -k; sudo id -u").await;
     assert_eq!(r.sc["output"], json!("0\n"), "{}", r.text);
     seen.push(r.all());
     // Tool arguments win over OVRD values, and are secrets too.
@@ -360,12 +97,7 @@ async fn ovrd_aliases_hide_real_values_and_secrets_never_show() {
         .await;
     assert_eq!(r.sc["output"], json!("root\n"), "{}", r.text);
     seen.push(r.all());
-    let r = s
-        .ok(
-            "execute_command",
-            json!({"host": "prod_key", "command": "echo key-ok; sleep 1.2; echo done"}),
-        )
-        .await;
+    let r = s.run("prod_key", "echo key-ok; sleep 1.2; echo done").await;
     assert_eq!(r.sc["output"], json!("key-ok\ndone\n"), "{}", r.text);
     seen.push(r.all());
     let r = s
@@ -397,7 +129,7 @@ async fn ovrd_aliases_hide_real_values_and_secrets_never_show() {
     seen.push(e.clone());
     // A bad override is reported without its value.
     let e = s
-        .err(
+        .err_reply(
             "execute_command",
             json!({"host": "prod_db", "command": "true", "username": "-oProxyCommand=x"}),
         )
@@ -421,7 +153,7 @@ async fn ovrd_aliases_hide_real_values_and_secrets_never_show() {
     assert_eq!(c.sc["closed"], json!(["prod_db"]), "{}", c.text);
     seen.push(c.all());
     seen.push(s.ok("close_all_sessions", json!({})).await.all());
-    for p in s.human.progress.lock().unwrap().iter() {
+    for p in s.progress() {
         seen.push(p.message.clone().unwrap_or_default());
     }
     let log = s.log();
@@ -486,13 +218,8 @@ async fn audit_log_records_each_call_without_secrets_or_output() {
         ("OVRD_audit_db_USER", "mcptpass"),
         ("OVRD_audit_db_PASS", password()),
     ];
-    let s = Session::start(bed, &[], &env, Answers::default()).await;
-    let r = s
-        .ok(
-            "execute_command",
-            json!({"host": "fixture", "command": "printf '%s%s\\n' AUD OUT; exit 3"}),
-        )
-        .await;
+    let s = Server::start(bed.ssh_config(), &env).await;
+    let r = s.run("fixture", "printf '%s%s\\n' AUD OUT; exit 3").await;
     assert_eq!(r.sc["output"], json!("AUDOUT\n"));
     s.ok(
         "execute_command",
@@ -588,19 +315,15 @@ async fn policy_refuses_denied_commands_and_unlisted_hosts_naming_the_rule() {
     let dir = tempfile::tempdir().unwrap();
     let policy = policy_file(dir.path(), POLICY);
     let audit = dir.path().join("audit.jsonl");
-    let s = Session::start(
-        bed,
-        &["--policy", &policy, "--audit-log", audit.to_str().unwrap()],
-        &[],
-        Answers::default(),
+    let s = Server::launch(
+        bed.ssh_config(),
+        Launch {
+            args: &["--policy", &policy, "--audit-log", audit.to_str().unwrap()],
+            ..Launch::default()
+        },
     )
     .await;
-    let r = s
-        .ok(
-            "execute_command",
-            json!({"host": "fixture", "command": "echo allowed"}),
-        )
-        .await;
+    let r = s.run("fixture", "echo allowed").await;
     assert_eq!(r.sc["output"], json!("allowed\n"));
     let e = s.refused("fixture", "echo x && sudo /sbin/reboot").await;
     assert!(
@@ -623,18 +346,14 @@ async fn policy_refuses_denied_commands_and_unlisted_hosts_naming_the_rule() {
     );
     assert!(!Path::new("/tmp/mcpt-policy-noask").exists());
     // Typed input is checked too.
-    s.ok(
-        "execute_command",
-        json!({"host": "fixture", "command": "true"}),
-    )
-    .await;
+    s.run("fixture", "true").await;
     let e = s
         .err(
             "send_input_by_session",
             json!({"host": "fixture", "input_text": "reboot\n"}),
         )
         .await;
-    assert!(e.text.contains("deny rule"), "{}", e.text);
+    assert!(e.contains("deny rule"), "{e}");
     s.stop().await;
     let lines = audit_lines(&audit);
     let refused: Vec<&Value> = lines.iter().filter(|l| l["status"] == "refused").collect();
@@ -662,7 +381,15 @@ async fn policy_confirm_rules_ask_the_user() {
             approve: Some(approve),
             ..Answers::default()
         };
-        let s = Session::start(bed, &["--policy", &policy], &[], answers).await;
+        let s = Server::launch(
+            bed.ssh_config(),
+            Launch {
+                args: &["--policy", &policy],
+                answers,
+                ..Launch::default()
+            },
+        )
+        .await;
         let command = format!("touch {}", marker.display());
         let r = s
             .call(
@@ -670,7 +397,7 @@ async fn policy_confirm_rules_ask_the_user() {
                 json!({"host": "fixture", "command": command}),
             )
             .await;
-        let asked = s.human.asked.lock().unwrap().clone();
+        let asked = s.asked();
         assert_eq!(asked.len(), 1, "{asked:?}");
         let ElicitRequestParams::FormElicitationParams { message, .. } = &asked[0] else {
             panic!("{asked:?}")
@@ -696,13 +423,15 @@ async fn read_only_policy_runs_only_the_allow_list() {
         dir.path(),
         "read_only = true\nallow = [\"ls *\", \"cat *\", \"id -u\"]\n",
     );
-    let s = Session::start(bed, &["--policy", &policy], &[], Answers::default()).await;
-    let r = s
-        .ok(
-            "execute_command",
-            json!({"host": "fixture", "command": "ls / | cat; id -u"}),
-        )
-        .await;
+    let s = Server::launch(
+        bed.ssh_config(),
+        Launch {
+            args: &["--policy", &policy],
+            ..Launch::default()
+        },
+    )
+    .await;
+    let r = s.run("fixture", "ls / | cat; id -u").await;
     assert_eq!(r.sc["exit_code"], json!(0), "{}", r.text);
     for (command, why) in [
         ("rm -f /tmp/x", "not on its allow list"),
@@ -722,7 +451,7 @@ async fn read_only_policy_runs_only_the_allow_list() {
             json!({"host": "fixture", "keys": "rm x<enter>"}),
         )
         .await;
-    assert!(e.text.contains("read-only"), "{}", e.text);
+    assert!(e.contains("read-only"), "{e}");
     s.stop().await;
 }
 
@@ -743,34 +472,15 @@ fn modern() -> ClientLifecycleMode {
     }
 }
 
-/// The form messages the human was shown.
-fn forms(s: &Session) -> Vec<String> {
-    s.human
-        .asked
-        .lock()
-        .unwrap()
-        .iter()
-        .filter_map(|a| match a {
-            ElicitRequestParams::FormElicitationParams { message, .. } => Some(message.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_host_key_accepted_for_this_run_or_refused() {
     let bed = require_testbed!();
     let empty = bed.dir().join("known_hosts_empty");
     // Accepted for this run: the command runs, known_hosts is untouched.
-    let s = Session::start(bed, &[], &[], host_key_asker("accept_once")).await;
-    let r = s
-        .ok(
-            "execute_command",
-            json!({"host": "fixture-unknown", "command": "echo trusted"}),
-        )
-        .await;
+    let s = Server::answering(bed, host_key_asker("accept_once")).await;
+    let r = s.run("fixture-unknown", "echo trusted").await;
     assert_eq!(r.sc["output"], json!("trusted\n"), "{}", r.text);
-    let asked = forms(&s);
+    let asked = s.forms();
     assert_eq!(asked.len(), 1, "{asked:?}");
     assert!(
         asked[0].contains(bed.host_key_fingerprint()) && asked[0].contains("ED25519"),
@@ -781,16 +491,12 @@ async fn unknown_host_key_accepted_for_this_run_or_refused() {
     // A new master of the same run trusts it without asking again.
     s.ok("close_session", json!({"host": "fixture-unknown"}))
         .await;
-    s.ok(
-        "execute_command",
-        json!({"host": "fixture-unknown", "command": "true"}),
-    )
-    .await;
-    assert_eq!(forms(&s).len(), 1);
+    s.run("fixture-unknown", "true").await;
+    assert_eq!(s.forms().len(), 1);
     s.stop().await;
 
     // Refused by the human.
-    let s = Session::start(bed, &[], &[], host_key_asker("refuse")).await;
+    let s = Server::answering(bed, host_key_asker("refuse")).await;
     let e = s.refused("fixture-unknown", "true").await;
     assert!(
         e.contains("The user refused the key") && e.contains(bed.host_key_fingerprint()),
@@ -800,7 +506,7 @@ async fn unknown_host_key_accepted_for_this_run_or_refused() {
     s.stop().await;
 
     // A client that cannot ask: today's refusal, with the fingerprint and what to do.
-    let s = Session::start(bed, &[], &[], Answers::default()).await;
+    let s = Server::bed(bed).await;
     let e = s.refused("fixture-unknown", "true").await;
     assert!(
         e.contains("never accepted automatically") && e.contains(bed.host_key_fingerprint()),
@@ -810,10 +516,10 @@ async fn unknown_host_key_accepted_for_this_run_or_refused() {
     s.stop().await;
 
     // A changed key is refused, never asked about.
-    let s = Session::start(bed, &[], &[], host_key_asker("accept_once")).await;
+    let s = Server::answering(bed, host_key_asker("accept_once")).await;
     let e = s.refused("fixture-changed", "true").await;
     assert!(e.contains("CHANGED"), "{}", e);
-    assert!(forms(&s).is_empty());
+    assert!(s.forms().is_empty());
     s.stop().await;
 }
 
@@ -822,13 +528,8 @@ async fn unknown_host_key_accepted_and_saved() {
     // A private bed: this test writes the key into its known_hosts_empty.
     let bed = common::require_private_testbed!();
     let empty = bed.dir().join("known_hosts_empty");
-    let s = Session::start(&bed, &[], &[], host_key_asker("accept_and_save")).await;
-    let r = s
-        .ok(
-            "execute_command",
-            json!({"host": "fixture-unknown", "command": "echo saved"}),
-        )
-        .await;
+    let s = Server::answering(&bed, host_key_asker("accept_and_save")).await;
+    let r = s.run("fixture-unknown", "echo saved").await;
     assert_eq!(r.sc["output"], json!("saved\n"), "{}", r.text);
     s.stop().await;
     let saved = std::fs::read_to_string(&empty).unwrap();
@@ -837,12 +538,8 @@ async fn unknown_host_key_accepted_and_saved() {
         "{saved}"
     );
     // Another server run needs no one to ask.
-    let s = Session::start(&bed, &[], &[], Answers::default()).await;
-    s.ok(
-        "execute_command",
-        json!({"host": "fixture-unknown", "command": "true"}),
-    )
-    .await;
+    let s = Server::bed(&bed).await;
+    s.run("fixture-unknown", "true").await;
     s.stop().await;
 }
 
@@ -854,17 +551,12 @@ async fn password_and_passphrase_through_the_one_time_page() {
         url_secret: Some(password().to_string()),
         ..Answers::default()
     };
-    let s = Session::start(bed, &[], &[], answers).await;
+    let s = Server::answering(bed, answers).await;
     for (host, user) in [
         ("fixture-pass", "mcptpass"),
         ("fixture-passphrase", "mcptkey"),
     ] {
-        let r = s
-            .ok(
-                "execute_command",
-                json!({"host": host, "command": "whoami"}),
-            )
-            .await;
+        let r = s.run(host, "whoami").await;
         assert_eq!(r.sc["output"], json!(format!("{user}\n")), "{}", r.text);
     }
     // A nested ssh inside a session: its password prompt goes to the human too, and the
@@ -887,7 +579,7 @@ async fn password_and_passphrase_through_the_one_time_page() {
     );
     assert!(r.text.contains("answered by the user"), "{}", r.text);
     assert!(!r.text.contains(password()));
-    let asked = s.human.asked.lock().unwrap().clone();
+    let asked = s.asked();
     assert_eq!(asked.len(), 3, "{asked:?}");
     for a in &asked {
         let ElicitRequestParams::UrlElicitationParams { url, message, .. } = a else {
@@ -909,7 +601,7 @@ async fn password_and_passphrase_through_the_one_time_page() {
     assert!(!log.contains(password()));
 
     // Without URL mode: the fast failure, naming the ways to give the password.
-    let s = Session::start(bed, &[], &[], host_key_asker("refuse")).await;
+    let s = Server::answering(bed, host_key_asker("refuse")).await;
     let e = s.refused("fixture-pass", "true").await;
     assert!(
         e.contains("asked for a password")
@@ -918,7 +610,7 @@ async fn password_and_passphrase_through_the_one_time_page() {
         "{}",
         e
     );
-    assert!(s.human.asked.lock().unwrap().is_empty());
+    assert!(s.asked().is_empty());
     s.stop().await;
 }
 
@@ -933,49 +625,44 @@ async fn input_required_rounds_on_protocol_2026_07_28() {
         approve: Some(true),
         url_secret: Some(password().to_string()),
     };
-    let s = Session::start_with(
+    let s = Server::launch(
         bed.ssh_config(),
-        &["--policy", &policy],
-        &[],
-        answers,
-        modern(),
+        Launch {
+            args: &["--policy", &policy],
+            answers,
+            lifecycle: Some(modern()),
+            ..Launch::default()
+        },
     )
     .await;
     // A host key, then a confirmation, then a password: each a round of the same call.
-    let r = s
-        .ok(
-            "execute_command",
-            json!({"host": "fixture-unknown", "command": "echo confirmed"}),
-        )
-        .await;
+    let r = s.run("fixture-unknown", "echo confirmed").await;
     assert_eq!(r.sc["output"], json!("confirmed\n"), "{}", r.text);
-    let r = s
-        .ok(
-            "execute_command",
-            json!({"host": "fixture-pass", "command": "whoami"}),
-        )
-        .await;
+    let r = s.run("fixture-pass", "whoami").await;
     assert_eq!(r.sc["output"], json!("mcptpass\n"), "{}", r.text);
-    let asked = s.human.asked.lock().unwrap().clone();
+    let asked = s.asked();
     assert_eq!(asked.len(), 3, "{asked:?}");
     assert!(matches!(
         asked[2],
         ElicitRequestParams::UrlElicitationParams { .. }
     ));
     // A retry with a made-up request state finds nothing to resume.
-    let mut forged = CallToolRequestParams::new("execute_command").with_arguments(
-        json!({"host": "fixture", "command": "true"})
-            .as_object()
-            .unwrap()
-            .clone(),
-    );
+    let mut forged = CallToolRequestParams::new("execute_command")
+        .with_arguments(args(json!({"host": "fixture", "command": "true"})));
     forged.request_state = Some("0123456789abcdef".into());
     let r = s.client.call_tool(forged).await.unwrap();
     assert_eq!(r.is_error, Some(true));
     s.stop().await;
 
     // A 2026-07-28 client without elicitation: the clear refusal.
-    let s = Session::start_with(bed.ssh_config(), &[], &[], Answers::default(), modern()).await;
+    let s = Server::launch(
+        bed.ssh_config(),
+        Launch {
+            lifecycle: Some(modern()),
+            ..Launch::default()
+        },
+    )
+    .await;
     let e = s.refused("fixture-unknown", "true").await;
     assert!(e.contains("never accepted automatically"), "{}", e);
     s.stop().await;

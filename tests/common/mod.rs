@@ -14,6 +14,7 @@
 #![allow(dead_code)]
 
 pub mod exec;
+pub mod mcp_client;
 #[path = "../../fixtures/testbed.rs"]
 pub mod testbed;
 
