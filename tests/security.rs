@@ -68,7 +68,17 @@ async fn ovrd_aliases_hide_real_values_and_secrets_never_show() {
         ("OVRD_prod_down_PORT", down.as_str()),
         ("OVRD_prod_down_USER", "mcptkey"),
     ];
-    let s = Server::start(bed.ssh_config(), &env).await;
+    let local = tempfile::tempdir().unwrap();
+    let local_root = local.path().display().to_string();
+    let s = Server::launch(
+        bed.ssh_config(),
+        Launch {
+            args: &["--local-root", &local_root],
+            env: &env,
+            ..Launch::default()
+        },
+    )
+    .await;
     let mut seen: Vec<String> = Vec::new();
 
     let r = s
@@ -135,6 +145,109 @@ async fn ovrd_aliases_hide_real_values_and_secrets_never_show() {
         )
         .await;
     seen.push(e.all());
+    // The file tools through the aliases: sftp and exec channels on the same masters.
+    let dir = format!("/tmp/ovrd-files-{}", std::process::id());
+    let file = format!("{dir}/a.txt");
+    let r = s
+        .ok(
+            "write_file",
+            json!({"host": "prod_key", "remote_path": file, "content": "files-ok\n", "make_dirs": true}),
+        )
+        .await;
+    seen.push(r.all());
+    let r = s
+        .ok(
+            "read_file",
+            json!({"host": "prod_key", "remote_path": file}),
+        )
+        .await;
+    assert!(r.text.contains("files-ok"), "{}", r.text);
+    seen.push(r.all());
+    let r = s
+        .ok(
+            "download_file",
+            json!({"host": "prod_key", "remote_path": file, "local_path": "a.txt"}),
+        )
+        .await;
+    seen.push(r.all());
+    let r = s
+        .ok(
+            "upload_file",
+            json!({"host": "prod_key", "local_path": "a.txt", "remote_path": format!("{dir}/b.txt")}),
+        )
+        .await;
+    seen.push(r.all());
+    // Paths under the home directory read `~/...` (the home names the real user).
+    let home_file = format!("~/ovrd-files-{}.txt", std::process::id());
+    let r = s
+        .ok(
+            "write_file",
+            json!({"host": "prod_key", "remote_path": home_file, "content": "home\n"}),
+        )
+        .await;
+    assert_eq!(r.sc["path"], json!(home_file), "{}", r.text);
+    seen.push(r.all());
+    let r = s
+        .ok(
+            "read_file",
+            json!({"host": "prod_key", "remote_path": home_file}),
+        )
+        .await;
+    seen.push(r.all());
+    // A listing shows owners as the host names them: remote data, like `whoami` or `ls -l`
+    // output, which is not rewritten. The destination itself never shows.
+    let listing = s
+        .ok(
+            "list_directory",
+            json!({"host": "prod_key", "remote_path": dir}),
+        )
+        .await
+        .all();
+    for value in ["127.0.0.1", "mcpt-real-box", &port, &key] {
+        assert!(!contains_word(&listing, value), "{value:?} in {listing}");
+    }
+    // sudo with the alias's OVRD_<alias>_SUDO_PASS, into a directory only root may write.
+    let root_file = format!("/root/ovrd-files-{}.txt", std::process::id());
+    let r = s
+        .ok(
+            "write_file",
+            json!({"host": "prod_sudo", "remote_path": root_file, "content": "as-root\n", "use_sudo": true}),
+        )
+        .await;
+    seen.push(r.all());
+    let r = s
+        .ok(
+            "read_file",
+            json!({"host": "prod_sudo", "remote_path": root_file, "use_sudo": true}),
+        )
+        .await;
+    assert!(r.text.contains("as-root"), "{}", r.text);
+    seen.push(r.all());
+    let missing = s
+        .err_reply(
+            "read_file",
+            json!({"host": "prod_key", "remote_path": format!("{dir}/missing.txt")}),
+        )
+        .await;
+    seen.push(missing.all());
+    let unreachable = s
+        .err_reply(
+            "read_file",
+            json!({"host": "prod_down", "remote_path": file}),
+        )
+        .await;
+    assert!(
+        unreachable.text.contains("prod_down"),
+        "{}",
+        unreachable.text
+    );
+    seen.push(unreachable.all());
+    s.run(
+        "prod_sudo",
+        &format!("sudo rm -f {root_file}; rm -rf {dir}"),
+    )
+    .await;
+
     let l = s.ok("list_sessions", json!({})).await;
     let mut hosts: Vec<&str> = l.sc["sessions"]
         .as_array()

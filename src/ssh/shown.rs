@@ -222,6 +222,15 @@ impl Shown {
                 program,
                 source: std::io::Error::new(source.kind(), s(source.to_string())),
             },
+            Error::RemoteFile {
+                path,
+                problem,
+                detail,
+            } => Error::RemoteFile {
+                path: s(path),
+                problem,
+                detail: s(detail),
+            },
             other => other,
         }
     }

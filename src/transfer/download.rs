@@ -63,8 +63,7 @@ impl Files {
             Ok(o)
         }
         .await;
-        conn.close().await;
-        result.map(|mut o| {
+        conn.finish(result).await.map(|mut o| {
             o.seconds = started.elapsed().as_secs_f64();
             o
         })

@@ -3,6 +3,8 @@
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, FileProblem, Result};
+use crate::ssh::shown::Shown;
+use crate::transfer::ShownAs;
 use crate::transfer::exec::Input;
 use crate::transfer::listing::{self, Entry, Kind};
 use crate::transfer::script::Script;
@@ -70,8 +72,7 @@ impl Files {
             })
         }
         .await;
-        conn.close().await;
-        result
+        conn.finish(result).await
     }
 
     async fn list_exec(
@@ -125,5 +126,12 @@ impl Files {
             return Err(Error::file(p, problem(&text), text));
         }
         Ok((is_dir, entries))
+    }
+}
+
+impl ShownAs for Listing {
+    fn shown_as(mut self, shown: &Shown) -> Self {
+        self.path = shown.scrub(&self.path);
+        self
     }
 }

@@ -35,6 +35,7 @@ use tokio_util::sync::CancellationToken;
 use crate::error::{Error, FileProblem, Result};
 use crate::secret::Secret;
 use crate::session::{MasterLease, SessionManager};
+use crate::ssh::shown::Shown;
 use crate::transfer::exec::{Exec, Input, Sudo};
 use crate::transfer::script::Script;
 use crate::transfer::sftp::{NotStarted, Programs, Sftp};
@@ -115,11 +116,26 @@ impl Conn {
         }
     }
 
-    pub async fn close(self) {
+    /// Closes sftp and returns what the operation may show: for an `OVRD_` alias, remote
+    /// paths and messages are scrubbed of the real destination (a path under the real
+    /// user's home reads `~/...`). File content and listed names and owners are remote data
+    /// and stay as they are, as command output does.
+    pub async fn finish<T: ShownAs>(self, result: Result<T>) -> Result<T> {
         if let Some(s) = self.sftp {
             s.close().await;
         }
+        let shown = &self.lease.shown;
+        match result {
+            Ok(o) if shown.hides() => Ok(o.shown_as(shown)),
+            Ok(o) => Ok(o),
+            Err(e) => Err(shown.scrub_error(e)),
+        }
     }
+}
+
+/// A result whose remote paths and messages are scrubbed for an `OVRD_` alias.
+pub(crate) trait ShownAs {
+    fn shown_as(self, shown: &Shown) -> Self;
 }
 
 impl Files {
@@ -176,7 +192,10 @@ impl Files {
     /// takes over).
     pub(crate) async fn open(&self, login: &Login, cancel: &CancellationToken) -> Result<Conn> {
         let lease = self.lease(login, cancel).await?;
-        self.with_sftp(lease, login, cancel).await
+        let shown = lease.shown.clone();
+        self.with_sftp(lease, login, cancel)
+            .await
+            .map_err(|e| shown.scrub_error(e))
     }
 
     /// For streamed transfers: the master alone when its exec channel runs a shell (the
@@ -187,7 +206,8 @@ impl Files {
         cancel: &CancellationToken,
     ) -> Result<Conn> {
         let lease = self.lease(login, cancel).await?;
-        match self.shell(&lease, cancel).await {
+        let shown = lease.shown.clone();
+        let conn = match self.shell(&lease, cancel).await {
             Ok(_) => Ok(Conn {
                 lease,
                 sftp: None,
@@ -198,7 +218,8 @@ impl Files {
                 ..
             }) => self.with_sftp(lease, login, cancel).await,
             Err(e) => Err(e),
-        }
+        };
+        conn.map_err(|e| shown.scrub_error(e))
     }
 
     async fn with_sftp(

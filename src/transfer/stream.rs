@@ -9,6 +9,8 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, FileProblem, Result};
+use crate::ssh::shown::Shown;
+use crate::transfer::ShownAs;
 use crate::transfer::exec::Sudo;
 use crate::transfer::{Conn, Files, Login, SudoRequest, Via, sha256_file};
 
@@ -105,4 +107,12 @@ pub(crate) fn no_hash_note() -> String {
 
 pub(crate) fn no_shell_note() -> String {
     "the host offers no shell (sftp only): sent with sftp and checked by size only".into()
+}
+
+impl ShownAs for TransferOutcome {
+    fn shown_as(mut self, shown: &Shown) -> Self {
+        self.remote_path = shown.scrub(&self.remote_path);
+        self.notes = self.notes.iter().map(|n| shown.scrub(n)).collect();
+        self
+    }
 }

@@ -8,6 +8,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, FileProblem, Result};
 use crate::session::MasterLease;
+use crate::ssh::shown::Shown;
+use crate::transfer::ShownAs;
 use crate::transfer::codec::utf8_cut;
 use crate::transfer::exec::{Input, Sudo};
 use crate::transfer::replace::Replace;
@@ -120,8 +122,7 @@ impl Files {
             Ok(outcome(p, raw, req.offset, limit, req.utf8, via))
         }
         .await;
-        conn.close().await;
-        result
+        conn.finish(result).await
     }
 
     async fn read_sftp(
@@ -269,8 +270,7 @@ impl Files {
             }
         }
         .await;
-        conn.close().await;
-        result
+        conn.finish(result).await
     }
 
     async fn write_sftp(
@@ -487,5 +487,20 @@ fn outcome(p: String, raw: Raw, offset: u64, limit: u64, utf8: bool, via: Via) -
         mode: raw.mode,
         via,
         content,
+    }
+}
+
+impl ShownAs for ReadOutcome {
+    fn shown_as(mut self, shown: &Shown) -> Self {
+        self.path = shown.scrub(&self.path);
+        self
+    }
+}
+
+impl ShownAs for WriteOutcome {
+    fn shown_as(mut self, shown: &Shown) -> Self {
+        self.path = shown.scrub(&self.path);
+        self.notes = self.notes.iter().map(|n| shown.scrub(n)).collect();
+        self
     }
 }
