@@ -1,10 +1,12 @@
 //! A child process in a pseudo-terminal (portable-pty), its output as a stream of byte chunks.
 //!
-//! portable-pty is blocking: one reader thread per PTY feeds a bounded tokio channel (so a
-//! flood of output applies back-pressure to the remote side instead of growing memory), one
-//! writer thread takes queued input (so a program that does not read, or a large paste into one
-//! that echoes, never blocks an async thread or the reader), and waiting/killing happen off the
-//! async threads. The slave end is dropped right after spawning, or the reader would never see
+//! One reader thread per PTY feeds a bounded tokio channel (so a flood of output applies
+//! back-pressure to the remote side instead of growing memory). The master is non-blocking:
+//! input is written at once by the caller when the terminal takes all of it (a command line
+//! does: no thread hand-off on the path of every command), and what it does not take is queued
+//! for a writer thread that waits for room (so a program that does not read, or a large paste
+//! into one that echoes, never blocks an async thread or the reader). Waiting and killing
+//! happen off the async threads. The slave end is dropped right after spawning, or the reader would never see
 //! EOF. Our descriptors are duplicated close-on-exec, so no other child inherits a terminal.
 
 pub mod tail;
@@ -39,14 +41,19 @@ pub struct PtyProcess {
     pid: Option<u32>,
 }
 
-/// The terminal's input side: a handle to the writer thread's queue. Writes never block.
+/// The terminal's input side: written at once when the terminal takes it, else queued for the
+/// writer thread. Writes never block.
 #[derive(Clone)]
 pub struct PtyInput {
+    /// The master (non-blocking), shared with the writer thread.
+    file: Arc<std::fs::File>,
     tx: std::sync::mpsc::Sender<Vec<u8>>,
     /// Bytes queued and not yet written.
     queued: Arc<AtomicUsize>,
     /// Why the writer thread stopped, once it has.
     failed: Arc<Mutex<Option<String>>>,
+    /// Held while deciding between writing at once and queueing, so that input keeps its order.
+    order: Arc<Mutex<()>>,
 }
 
 impl std::fmt::Debug for PtyInput {
@@ -64,6 +71,7 @@ impl PtyInput {
         if bytes.is_empty() {
             return Ok(());
         }
+        let _order = self.order.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(why) = self
             .failed
             .lock()
@@ -73,6 +81,15 @@ impl PtyInput {
             return Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, why));
         }
         let queued = self.queued.load(Ordering::Acquire);
+        let mut bytes = bytes;
+        if queued == 0 {
+            // Nothing waits before this input: write what the terminal takes now.
+            let n = write_now(&self.file, bytes)?;
+            bytes = &bytes[n..];
+            if bytes.is_empty() {
+                return Ok(());
+            }
+        }
         if queued + bytes.len() > INPUT_QUEUE {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::WouldBlock,
@@ -93,15 +110,16 @@ impl PtyInput {
         self.queued.load(Ordering::Acquire)
     }
 
-    /// A writer thread for `file`, the PTY master's input side.
-    fn start(mut file: std::fs::File, name: String) -> std::io::Result<PtyInput> {
+    /// A writer thread for `file`, the PTY master's (non-blocking) input side.
+    fn start(file: std::fs::File, name: String) -> std::io::Result<PtyInput> {
+        let file = Arc::new(file);
         let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
         let queued = Arc::new(AtomicUsize::new(0));
         let failed = Arc::new(Mutex::new(None));
-        let (q, f) = (queued.clone(), failed.clone());
+        let (q, f, out) = (queued.clone(), failed.clone(), file.clone());
         std::thread::Builder::new().name(name).spawn(move || {
             for chunk in rx {
-                let r = file.write_all(&chunk).and_then(|()| file.flush());
+                let r = write_waiting(&out, &chunk);
                 q.fetch_sub(chunk.len(), Ordering::AcqRel);
                 if let Err(e) = r {
                     *f.lock().unwrap_or_else(|e| e.into_inner()) =
@@ -110,7 +128,13 @@ impl PtyInput {
                 }
             }
         })?;
-        Ok(PtyInput { tx, queued, failed })
+        Ok(PtyInput {
+            file,
+            tx,
+            queued,
+            failed,
+            order: Arc::new(Mutex::new(())),
+        })
     }
 }
 
@@ -149,6 +173,8 @@ impl PtyProcess {
             use std::os::fd::AsRawFd;
             reader.as_raw_fd()
         };
+        // All duplicates share one open file description, and so this flag.
+        set_nonblocking(dup)?;
         let pid = child.process_id();
         let input = PtyInput::start(
             dup_cloexec(master_fd)?,
@@ -164,6 +190,10 @@ impl PtyProcess {
                         Ok(0) => break,
                         Ok(n) => n,
                         Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                            wait_for(dup, libc::POLLIN);
+                            continue;
+                        }
                         // EIO once the child side is closed: that is EOF for a PTY.
                         Err(_) => break,
                     };
@@ -178,7 +208,12 @@ impl PtyProcess {
                                 break;
                             }
                             Ok(n) => filled += n,
-                            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                            Err(e)
+                                if matches!(
+                                    e.kind(),
+                                    std::io::ErrorKind::Interrupted
+                                        | std::io::ErrorKind::WouldBlock
+                                ) => {}
                             Err(_) => {
                                 eof = true;
                                 break;
@@ -270,6 +305,55 @@ fn dup_cloexec(fd: RawFd) -> std::io::Result<std::fs::File> {
     }
     // SAFETY: `dup` is a fresh fd that nothing else owns.
     Ok(unsafe { std::fs::File::from_raw_fd(dup) })
+}
+
+fn set_nonblocking(fd: RawFd) -> std::io::Result<()> {
+    // SAFETY: fcntl(2) on a descriptor we own.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Writes what the (non-blocking) terminal takes now; how many bytes that was.
+fn write_now(mut file: &std::fs::File, bytes: &[u8]) -> std::io::Result<usize> {
+    let mut done = 0;
+    while done < bytes.len() {
+        match file.write(&bytes[done..]) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
+
+/// Writes all of `bytes`, waiting for room in the terminal as long as it takes.
+fn write_waiting(file: &std::fs::File, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let mut done = 0;
+    while done < bytes.len() {
+        let n = write_now(file, &bytes[done..])?;
+        done += n;
+        if n == 0 && done < bytes.len() {
+            wait_for(file.as_raw_fd(), libc::POLLOUT);
+        }
+    }
+    Ok(())
+}
+
+/// Blocks until `fd` is ready for `events` (or hung up, or in error: the next call says).
+fn wait_for(fd: RawFd, events: libc::c_short) {
+    let mut p = libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd; EINTR just returns early.
+    unsafe { libc::poll(&mut p, 1, -1) };
 }
 
 /// True when a read on `fd` would not block.
