@@ -25,6 +25,17 @@ async fn run(e: &SessionManager, host: &str, command: &str) -> JobSnapshot {
     run_req(e, req(host, command, 30)).await
 }
 
+/// The first command on a new device session. Liveness only (the benchmark measures): a
+/// device is recognised from its prompt, never after the 30 s set-up timeout of a shell.
+async fn first(e: &SessionManager, host: &str, command: &str) -> JobSnapshot {
+    let started = Instant::now();
+    let s = run(e, host, command).await;
+    let took = started.elapsed();
+    eprintln!("{host}: connect to first result in {took:?}");
+    assert!(took < Duration::from_secs(20), "{host}: {took:?}");
+    s
+}
+
 fn enabled(host: &str, command: &str, password: &str) -> ExecRequest {
     ExecRequest {
         enable_password: Secret::new(password),
@@ -41,15 +52,66 @@ fn whole_listing(s: &JobSnapshot, min: usize) {
     assert!(!s.output.contains('\u{8}') && !s.output.contains('\u{1b}'));
 }
 
+/// What every fake must do beside its own quirks, on the session engine.
+struct Common<'a> {
+    host: &'a str,
+    /// A slow command (a line a second) that ends by itself, and its last line.
+    slow: &'a str,
+    slow_ends: &'a str,
+    /// A slow command that only a break ends.
+    endless: &'a str,
+    /// A config block with one bad line: the block, which line, of how many.
+    block: &'a str,
+    rejected: (usize, usize),
+    /// What leaves the block's mode, so the session is back where it was.
+    leave: &'a str,
+}
+
+/// A slow command runs until its prompt comes back; a never-ending one stops at the vendor's
+/// break with the session usable after it; a config block stops at its rejected line and says
+/// which; a bad command has no exit status and names the device's error.
+async fn common_behaviours(e: &SessionManager, c: Common<'_>) {
+    let s = run(e, c.host, c.slow).await;
+    assert_eq!(s.status, JobStatus::Completed, "{s:?}");
+    assert!(
+        s.output.trim_end().ends_with(c.slow_ends),
+        "{}: {s:?}",
+        c.host
+    );
+
+    let (job, w) = start(e, &req(c.host, c.endless, 2)).await;
+    assert_eq!(
+        w,
+        Waited::TimedOut,
+        "{}: {:?}",
+        c.host,
+        job.snapshot(1 << 20)
+    );
+    e.interrupt(&job.id).await.unwrap();
+    let s = ended(&job, 10).await;
+    assert_eq!(s.status, JobStatus::Interrupted, "{}: {s:?}", c.host);
+    assert!(s.output.lines().count() >= 2, "{}: {s:?}", c.host);
+
+    let s = run(e, c.host, c.block).await;
+    let (line, of) = c.rejected;
+    assert!(s.device_error.is_some(), "{}: {s:?}", c.host);
+    assert!(
+        s.notes
+            .iter()
+            .any(|n| n.contains(&format!("rejected line {line} of {of}"))),
+        "{}: {s:?}",
+        c.host
+    );
+    let s = run(e, c.host, c.leave).await;
+    assert_eq!(s.device_error, None, "{}: {s:?}", c.host);
+}
+
 #[test]
 fn cisco_ios_is_driven_by_its_prompt() {
     let bed = require_testbed!();
     rt().block_on(async {
         let e = engine(bed);
-        let started = Instant::now();
-        let s = run(&e, "fixture-ios", "show version").await;
-        // Liveness only (the benchmark measures): detection never waits for a set-up timeout.
-        assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
+        let s = first(&e, "fixture-ios", "show version").await;
         assert_eq!(
             s.output.lines().next(),
             Some("Cisco IOS XE Software, Version 17.09.04a"),
@@ -134,7 +196,7 @@ fn arista_eos_is_told_from_ios_by_its_replies() {
     let bed = require_testbed!();
     rt().block_on(async {
         let e = engine(bed);
-        let s = run(&e, "fixture-eos", "show version").await;
+        let s = first(&e, "fixture-eos", "show version").await;
         assert_eq!(s.device.as_ref().unwrap().family, "arista_eos", "{s:?}");
         let s = run_req(&e, enabled("fixture-eos", "show bogus", ENABLE_PASSWORD)).await;
         assert_eq!(s.device.as_ref().unwrap().mode, "privileged");
@@ -144,6 +206,20 @@ fn arista_eos_is_told_from_ios_by_its_replies() {
         );
         let s = run(&e, "fixture-eos", "configure\ninterface Ethernet1").await;
         assert_eq!(s.device.as_ref().unwrap().mode, "config");
+        run(&e, "fixture-eos", "end").await;
+        common_behaviours(
+            &e,
+            Common {
+                host: "fixture-eos",
+                slow: "ping 192.0.2.1 repeat 2",
+                slow_ends: "rtt min/avg/max/mdev = 0.040/0.050/0.070/0.010 ms",
+                endless: "ping 192.0.2.1 repeat 100",
+                block: "configure\ninterface Ethernet1\ndescription uplink\nbogus-statement 1\nshutdown\nend",
+                rejected: (4, 6),
+                leave: "end",
+            },
+        )
+        .await;
         e.close_all().await;
     });
 }
@@ -153,7 +229,7 @@ fn junos_pages_configures_and_renames_on_commit() {
     let bed = require_testbed!();
     rt().block_on(async {
         let e = engine(bed);
-        let s = run(&e, "fixture-junos", "show configuration").await;
+        let s = first(&e, "fixture-junos", "show configuration").await;
         whole_listing(&s, 100);
         let unpaged = s.output.clone();
         run(&e, "fixture-junos", "set cli screen-length 20").await;
@@ -175,6 +251,19 @@ fn junos_pages_configures_and_renames_on_commit() {
         .await;
         assert_eq!(s.device.as_ref().unwrap().prompt, "mcptjunos@jr7>", "{s:?}");
         assert!(s.output.contains("commit complete\n"), "{s:?}");
+        common_behaviours(
+            &e,
+            Common {
+                host: "fixture-junos",
+                slow: "ping 192.0.2.1 count 2",
+                slow_ends: "round-trip min/avg/max/stddev = 0.709/0.789/0.851/0.051 ms",
+                endless: "ping 192.0.2.1",
+                block: "configure\nedit interfaces\nbogus-command\nexit",
+                rejected: (3, 4),
+                leave: "top\nexit",
+            },
+        )
+        .await;
         e.close_all().await;
     });
 }
@@ -184,7 +273,7 @@ fn huawei_answers_the_password_change_question_and_follows_views() {
     let bed = require_testbed!();
     rt().block_on(async {
         let e = engine(bed);
-        let s = run(&e, "fixture-huawei", "display current-configuration").await;
+        let s = first(&e, "fixture-huawei", "display current-configuration").await;
         assert!(
             s.notes
                 .iter()
@@ -210,6 +299,19 @@ fn huawei_answers_the_password_change_question_and_follows_views() {
         );
         let s = run(&e, "fixture-huawei", "return").await;
         assert_eq!(s.device.as_ref().unwrap().prompt, "<R7>");
+        common_behaviours(
+            &e,
+            Common {
+                host: "fixture-huawei",
+                slow: "ping -c 2 192.0.2.1",
+                slow_ends: "round-trip min/avg/max = 1/1/1 ms",
+                endless: "ping -c 100 192.0.2.1",
+                block: "system-view\ninterface GigabitEthernet0/0/1\ndescription uplink\nbogus\nquit\nreturn",
+                rejected: (4, 6),
+                leave: "return",
+            },
+        )
+        .await;
         e.close_all().await;
     });
 }
@@ -219,7 +321,7 @@ fn mikrotik_probe_licence_redraw_and_pager() {
     let bed = require_testbed!();
     rt().block_on(async {
         let e = engine(bed);
-        let s = run(&e, "fixture-mikrotik", "/system identity print").await;
+        let s = first(&e, "fixture-mikrotik", "/system identity print").await;
         assert_eq!(s.output, "  name: MikroTik\n", "{s:?}");
         assert!(s.notes.iter().any(|n| n.contains("licence")), "{s:?}");
         let paged = run(&e, "fixture-mikrotik", "/log print").await;
@@ -236,6 +338,19 @@ fn mikrotik_probe_licence_redraw_and_pager() {
             s.device.as_ref().unwrap().prompt.contains("edge-mt"),
             "{s:?}"
         );
+        common_behaviours(
+            &e,
+            Common {
+                host: "fixture-mikrotik",
+                slow: "/ping 192.0.2.1 count=2",
+                slow_ends: "sent=2 received=2 packet-loss=0% min-rtt=0ms avg-rtt=1ms max-rtt=2ms",
+                endless: "/ping 192.0.2.1",
+                block: "/system identity print\n/bogus\n/system identity print",
+                rejected: (2, 3),
+                leave: "/system identity print",
+            },
+        )
+        .await;
         e.close_all().await;
     });
 }
@@ -245,13 +360,26 @@ fn an_appliance_shell_is_a_device_not_a_shell() {
     let bed = require_testbed!();
     rt().block_on(async {
         let e = engine(bed);
-        let s = run(&e, "fixture-appliance", "show config").await;
+        let s = first(&e, "fixture-appliance", "show config").await;
         assert_eq!(s.device.as_ref().unwrap().family, "generic");
         assert!(s.notes.iter().any(|n| n.contains("press any key")), "{s:?}");
         assert_eq!(s.output.lines().count(), 100, "{s:?}");
         whole_listing(&s, 100);
         let s = run(&e, "fixture-appliance", "set hostname edge9").await;
         assert_eq!(s.device.as_ref().unwrap().prompt, "edge9-->");
+        common_behaviours(
+            &e,
+            Common {
+                host: "fixture-appliance",
+                slow: "ping 192.0.2.1 count 2",
+                slow_ends: "2 sent, 2 received",
+                endless: "ping 192.0.2.1 count 100",
+                block: "show status\nbogus\nshow version",
+                rejected: (2, 3),
+                leave: "show status",
+            },
+        )
+        .await;
         e.close_all().await;
     });
 }
@@ -261,7 +389,7 @@ fn a_device_behind_proxyjump() {
     let bed = require_testbed!();
     rt().block_on(async {
         let e = engine(bed);
-        let s = run(&e, DEVICE_JUMP_ALIAS, "show version").await;
+        let s = first(&e, DEVICE_JUMP_ALIAS, "show version").await;
         assert_eq!(
             s.output.lines().next(),
             Some("Cisco IOS XE Software, Version 17.09.04a")
