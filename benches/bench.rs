@@ -6,6 +6,8 @@
 //! cargo bench --bench bench -- --smoke       # a few iterations of everything, < 30 s
 //! MCP_BENCH_SMOKE=1 cargo bench              # the same
 //! cargo bench --bench bench -- --hold-bed    # only start the bed (for profiling by hand)
+//! cargo bench --bench bench -- --only files  # one part: round-trips, new-hosts, throughput,
+//!                                            # device, files, concurrency (repeatable)
 //! ```
 //!
 //! `cargo bench` passes `--bench` and gets the full run; without it (as `cargo test
@@ -66,6 +68,8 @@ const LINE: &str = "0123456789abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMN
 
 struct Plan {
     full: bool,
+    /// Parts to run (`--only`); empty: all of them.
+    only: Vec<String>,
     /// Calls per round-trip metric (true, echo hi, list_sessions), interleaved.
     round_trips: usize,
     /// Commands in the open-shell floor.
@@ -96,6 +100,7 @@ impl Plan {
     fn full() -> Plan {
         Plan {
             full: true,
+            only: Vec::new(),
             round_trips: 300,
             shell_floor: 500,
             master_floor: 200,
@@ -116,6 +121,7 @@ impl Plan {
     fn smoke() -> Plan {
         Plan {
             full: false,
+            only: Vec::new(),
             round_trips: 5,
             shell_floor: 5,
             master_floor: 3,
@@ -132,7 +138,21 @@ impl Plan {
             transfer_runs: 1,
         }
     }
+
+    /// Whether the part named `part` runs (see `--only`).
+    fn wants(&self, part: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|p| p == part)
+    }
 }
+
+const PARTS: &[&str] = &[
+    "round-trips",
+    "new-hosts",
+    "throughput",
+    "device",
+    "files",
+    "concurrency",
+];
 
 // -------------------------------------------------------------------------------------------
 // Statistics and formatting
@@ -1812,7 +1832,22 @@ fn main() -> ExitCode {
         println!("mcp-ssh-session bench: skipped: {reason}");
         return ExitCode::SUCCESS;
     }
-    let plan = if smoke { Plan::smoke() } else { Plan::full() };
+    let mut plan = if smoke { Plan::smoke() } else { Plan::full() };
+    let mut words = args.iter();
+    while let Some(a) = words.next() {
+        if a == "--only" {
+            match words.next() {
+                Some(part) if PARTS.contains(&part.as_str()) => plan.only.push(part.clone()),
+                other => {
+                    eprintln!(
+                        "mcp-ssh-session bench: --only takes one of {}, not {other:?}",
+                        PARTS.join(", ")
+                    );
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    }
     let started = Instant::now();
     let load_before = loadavg();
     println!(
@@ -1901,12 +1936,16 @@ fn run(bed: &TestBed, plan: &Plan) -> (Vec<Row>, bool) {
             failed = true;
         }
     };
-    let floors = match measure_floors(bed, plan) {
-        Ok(f) => Some(f),
-        Err(e) => {
-            check(&mut rows, "floors (raw ssh)", Err(e));
-            None
+    let floors = if plan.wants("round-trips") || plan.wants("new-hosts") {
+        match measure_floors(bed, plan) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                check(&mut rows, "floors (raw ssh)", Err(e));
+                None
+            }
         }
+    } else {
+        None
     };
     // upload_file/download_file read and write under the server's local root.
     let local_root = bed.dir().join("xfer-local");
@@ -1920,25 +1959,37 @@ fn run(bed: &TestBed, plan: &Plan) -> (Vec<Row>, bool) {
     match Mcp::start(bed, bed.dir().join("bench-server.log"), &local_root) {
         Ok(mcp) => {
             if let Some(floors) = &floors {
-                let r = round_trips(&mcp, plan, floors, &mut rows);
-                check(&mut rows, "round trips", r);
-                let r = new_hosts(bed, &mcp, plan, floors, &mut rows);
-                check(&mut rows, "new hosts", r);
+                if plan.wants("round-trips") {
+                    let r = round_trips(&mcp, plan, floors, &mut rows);
+                    check(&mut rows, "round trips", r);
+                }
+                if plan.wants("new-hosts") {
+                    let r = new_hosts(bed, &mcp, plan, floors, &mut rows);
+                    check(&mut rows, "new hosts", r);
+                }
             }
-            let r = throughput(bed, &mcp, plan, &mut rows, &mut mem);
-            check(&mut rows, "throughput", r);
-            let mut device_rows = Vec::new();
-            let r = device(bed, &mcp, plan, &mut device_rows);
-            check(&mut device_rows, "network device", r);
-            transfer.extend(device_rows);
-            let r = file_transfer(bed, &mcp, &local_root, plan, &mut transfer);
-            check(&mut transfer, "file transfer", r);
+            if plan.wants("throughput") {
+                let r = throughput(bed, &mcp, plan, &mut rows, &mut mem);
+                check(&mut rows, "throughput", r);
+            }
+            if plan.wants("device") {
+                let mut device_rows = Vec::new();
+                let r = device(bed, &mcp, plan, &mut device_rows);
+                check(&mut device_rows, "network device", r);
+                transfer.extend(device_rows);
+            }
+            if plan.wants("files") {
+                let r = file_transfer(bed, &mcp, &local_root, plan, &mut transfer);
+                check(&mut transfer, "file transfer", r);
+            }
             mcp.shutdown();
         }
         Err(e) => check(&mut rows, "starting the server", Err(e)),
     }
-    let r = concurrency(bed, plan, &mut rows, &mut mem);
-    check(&mut rows, "concurrency", r);
+    if plan.wants("concurrency") {
+        let r = concurrency(bed, plan, &mut rows, &mut mem);
+        check(&mut rows, "concurrency", r);
+    }
     rows.extend(mem);
     rows.extend(transfer);
     (rows, failed)

@@ -12,6 +12,7 @@ pub(crate) struct Proc {
     child: tokio::process::Child,
     pgid: Option<i32>,
     exited: Option<i32>,
+    spawned: std::time::Instant,
 }
 
 impl Proc {
@@ -54,6 +55,7 @@ impl Proc {
             child,
             pgid,
             exited: None,
+            spawned: std::time::Instant::now(),
         })
     }
 
@@ -75,6 +77,7 @@ impl Proc {
             Err(_) => -1,
         };
         self.exited = Some(code);
+        tracing::debug!(code, after = ?self.spawned.elapsed(), "helper exited");
         code
     }
 
