@@ -727,6 +727,45 @@ async fn password_and_passphrase_through_the_one_time_page() {
     s.stop().await;
 }
 
+/// A ProxyJump hop that asks for its own password: the human is asked for it by name, while
+/// the target's password (given by the model) goes only to the target's prompt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bastions_password_is_asked_of_the_human_by_name() {
+    let bed = require_testbed!();
+    let answers = Answers {
+        modes: vec!["form", "url"],
+        url_secret: Some(password().to_string()),
+        ..Answers::default()
+    };
+    let s = Server::answering(bed, answers).await;
+    let r = s
+        .ok(
+            "execute_command",
+            json!({"host": "fixture-behind-bastion", "command": "whoami", "password": password(), "timeout": 30}),
+        )
+        .await;
+    assert_eq!(r.sc["output"], json!("mcptsudo\n"), "{}", r.text);
+    let asked = s.asked();
+    assert_eq!(
+        asked.len(),
+        1,
+        "only the bastion's prompt is the human's: {asked:?}"
+    );
+    let ElicitRequestParams::UrlElicitationParams { url, message, .. } = &asked[0] else {
+        panic!("a secret must be asked through a URL, never a form: {asked:?}")
+    };
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    assert!(
+        message.contains("needs a password for mcptpass@127.0.0.1, a hop on the way"),
+        "the hop is named: {message}"
+    );
+    assert!(!message.contains(password()));
+    let log = s.log();
+    s.stop().await;
+    assert!(!log.contains(password()));
+    assert!(!r.text.contains(password()));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn input_required_rounds_on_protocol_2026_07_28() {
     let bed = require_testbed!();

@@ -177,7 +177,13 @@ impl Asker for Human {
             if !self.url {
                 return Err("the MCP client declares no URL elicitation".into());
             }
-            let title = format!("{} asks for {}", q.dest, q.what);
+            let title = match &q.hop {
+                Some(hop) => format!(
+                    "Reaching {} needs {} for {hop}, a hop on the way",
+                    q.dest, q.what
+                ),
+                None => format!("{} asks for {}", q.dest, q.what),
+            };
             let page =
                 OneTimePage::start(&title, &format!("The prompt: {:?}", q.prompt), PAGE_TIME)
                     .await
@@ -185,7 +191,8 @@ impl Asker for Human {
             let params = ElicitRequestParams::UrlElicitationParams {
                 meta: None,
                 message: format!(
-                    "{title}. Open this one-time page on this computer and type it there; it goes straight to the waiting prompt (the assistant never sees it)."
+                    "{title} (the prompt: {:?}). Open this one-time page on this computer and type it there; it goes straight to the waiting prompt (the assistant never sees it).",
+                    q.prompt.trim()
                 ),
                 url: page.url().to_string(),
                 elicitation_id: uuid::Uuid::new_v4().to_string(),

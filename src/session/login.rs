@@ -159,11 +159,17 @@ impl Login<'_> {
     }
 
     /// Asks the human for a secret; the time spent waiting does not count against the login.
-    async fn ask_secret(&mut self, what: &'static str, prompt: &str) -> Option<Secret> {
+    async fn ask_secret(
+        &mut self,
+        what: &'static str,
+        hop: Option<&str>,
+        prompt: &str,
+    ) -> Option<Secret> {
         let asked_at = Instant::now();
         let answer = ask::secret(ask::SecretQuestion {
             dest: self.s.label.to_string(),
             what,
+            hop: hop.map(str::to_string),
             prompt: prompt.to_string(),
         })
         .await
@@ -254,9 +260,13 @@ impl Login<'_> {
                         None
                     }
                 };
+                let hop = match &owner {
+                    Owner::Target => None,
+                    Owner::Other(whose) => Some(whose.as_str()),
+                };
                 let asked = match given {
                     Some(_) => None,
-                    None => self.ask_secret(what, &prompt.text).await,
+                    None => self.ask_secret(what, hop, &prompt.text).await,
                 };
                 match (given.or(asked.as_ref()), owner) {
                     (Some(secret), _) => self.type_secret(proc, &prompt.text, secret),
@@ -289,7 +299,7 @@ impl Login<'_> {
                 match ex.expect(&[Needle::Quiet(SETTLE), any], left, cancel).await {
                     Ok(m) if m.index == 0 => {
                         // A question nothing else answers (keyboard-interactive): the human may.
-                        match self.ask_secret("an answer", &prompt.text).await {
+                        match self.ask_secret("an answer", None, &prompt.text).await {
                             Some(answer) => self.type_secret(proc, &prompt.text, &answer),
                             None => Err(Error::AuthNeeded {
                                 dest,

@@ -43,6 +43,9 @@ pub struct SecretQuestion {
     pub dest: String,
     /// `a password`, `a key passphrase`, `an answer`...
     pub what: &'static str,
+    /// Who asks, when it is not `dest`: a ProxyJump hop's `user@host`, a key that is not the
+    /// target's. The human must know whose secret to type.
+    pub hop: Option<String>,
     /// The prompt ssh printed.
     pub prompt: String,
 }
@@ -117,6 +120,7 @@ impl Asker for Scrubbed {
             let q = SecretQuestion {
                 dest: self.shown.scrub(&q.dest),
                 what: q.what,
+                hop: q.hop.as_deref().map(|h| self.shown.scrub(h)),
                 prompt: self.shown.scrub(&q.prompt),
             };
             self.inner.secret(&q).await

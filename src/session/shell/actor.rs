@@ -618,6 +618,7 @@ impl Actor {
             } else {
                 "a password"
             },
+            hop: None,
             prompt: prompt.text.clone(),
         };
         tokio::spawn(async move {
