@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::mcp_client::{Answers, Launch, Server, args, post_form};
 use common::require_testbed;
-use common::testbed::password;
+use common::testbed::{ENABLE_PASSWORD, password};
 use rmcp::model::{CallToolRequestParams, ElicitRequestParams, ProtocolVersion};
 use rmcp::service::ClientLifecycleMode;
 use serde_json::{Value, json};
@@ -67,6 +67,12 @@ async fn ovrd_aliases_hide_real_values_and_secrets_never_show() {
         ("OVRD_prod_down_HOST", "127.0.0.1"),
         ("OVRD_prod_down_PORT", down.as_str()),
         ("OVRD_prod_down_USER", "mcptkey"),
+        // A router (the fake IOS) whose enable password only the environment knows.
+        ("OVRD_prod_rtr_HOST", "127.0.0.1"),
+        ("OVRD_prod_rtr_PORT", port.as_str()),
+        ("OVRD_prod_rtr_USER", "mcptios"),
+        ("OVRD_prod_rtr_KEY", key.as_str()),
+        ("OVRD_prod_rtr_ENABLE_PASS", ENABLE_PASSWORD),
     ];
     let local = tempfile::tempdir().unwrap();
     let local_root = local.path().display().to_string();
@@ -107,6 +113,23 @@ async fn ovrd_aliases_hide_real_values_and_secrets_never_show() {
         .await;
     assert_eq!(r.sc["output"], json!("root\n"), "{}", r.text);
     seen.push(r.all());
+    // enable with OVRD_prod_rtr_ENABLE_PASS: privileged, the configuration through the pager.
+    let r = s.run("prod_rtr", "show running-config").await;
+    assert_eq!(r.sc["device"]["mode"], json!("privileged"), "{}", r.text);
+    assert!(
+        r.sc["output"].as_str().unwrap().ends_with("!\nend\n"),
+        "{}",
+        r.text
+    );
+    assert_eq!(r.sc["session"], json!("prod_rtr"), "{}", r.text);
+    // The configuration names its last editor (the real user): device output is the device's
+    // words and is not rewritten (see the README); everything around it is scanned.
+    let output = r.sc["output"].as_str().unwrap().to_string();
+    seen.push(
+        r.all()
+            .replace(&output, "")
+            .replace(&serde_json::to_string(&output).unwrap(), ""),
+    );
     let r = s.run("prod_key", "echo key-ok; sleep 1.2; echo done").await;
     assert_eq!(r.sc["output"], json!("key-ok\ndone\n"), "{}", r.text);
     seen.push(r.all());
@@ -256,7 +279,12 @@ async fn ovrd_aliases_hide_real_values_and_secrets_never_show() {
         .map(|x| x["session"].as_str().unwrap())
         .collect();
     hosts.sort();
-    assert_eq!(hosts, ["prod_db", "prod_key", "prod_sudo"], "{}", l.text);
+    assert_eq!(
+        hosts,
+        ["prod_db", "prod_key", "prod_rtr", "prod_sudo"],
+        "{}",
+        l.text
+    );
     seen.push(l.all());
     seen.push(s.ok("list_command_history", json!({})).await.all());
     seen.push(s.ok("list_running_commands", json!({})).await.all());
@@ -277,6 +305,7 @@ async fn ovrd_aliases_hide_real_values_and_secrets_never_show() {
         "mcptpass",
         "mcptsudo",
         "mcptkey",
+        "mcptios",
         "mcpt-real-box",
         &port,
         &down,
@@ -286,13 +315,13 @@ async fn ovrd_aliases_hide_real_values_and_secrets_never_show() {
         for value in real {
             assert!(!contains_word(text, value), "{value:?} is shown in: {text}");
         }
-        for secret in [password(), ENABLE_SECRET] {
+        for secret in [password(), ENABLE_SECRET, ENABLE_PASSWORD] {
             assert!(!text.contains(secret), "a secret is shown in: {text}");
         }
     }
     assert!(log.contains("DEBUG"), "RUST_LOG=debug logged nothing");
     for line in log.lines() {
-        for secret in [password(), ENABLE_SECRET] {
+        for secret in [password(), ENABLE_SECRET, ENABLE_PASSWORD] {
             assert!(
                 !line.contains(secret),
                 "a secret is in the log: {line:.300}"
