@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::jobs::Waited;
+use crate::jobs::{JobStatus, Waited};
 use crate::secret::Secret;
 use crate::session::{ExecRequest, SessionManager};
 
@@ -46,7 +46,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run COMMAND on HOST through the session engine, print its output, exit with its exit code.
+    /// Run COMMAND on HOST through the session engine, print its output, exit with its exit code
+    /// (a network device: 0, or 1 when it printed an error; 130 interrupted, 124 timed out, 255 failed).
     Exec {
         /// Host, IP or ~/.ssh/config alias.
         // A host that looks like an option reaches our validation, which says why it is refused.
@@ -97,7 +98,8 @@ pub fn take_secret_env(var: Option<&str>) -> Option<Secret> {
     }
 }
 
-/// `exec`: one command, output to stdout, the remote exit code as ours.
+/// `exec`: one command, output to stdout, the remote exit code as ours (a device's: 0, or 1
+/// with its error line on stderr).
 pub async fn exec(config: Config, req: ExecRequest) -> ExitCode {
     let engine = match SessionManager::new(config) {
         Ok(e) => Arc::new(e),
@@ -150,6 +152,17 @@ pub async fn exec(config: Config, req: ExecRequest) -> ExitCode {
                     124
                 }
                 (false, Some(c)) => c.clamp(0, 255),
+                // A network device has no exit status: 0, or 1 when it printed an error.
+                (false, None) if snap.status == JobStatus::Completed && snap.device.is_some() => {
+                    match &snap.device_error {
+                        Some(e) => {
+                            eprintln!("device error: {e}");
+                            1
+                        }
+                        None => 0,
+                    }
+                }
+                (false, None) if snap.status == JobStatus::Interrupted => 130,
                 (false, None) => 255,
             }
         }

@@ -114,3 +114,29 @@ fn help_and_version() {
     let out = exe().arg("--help").output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("exec"));
 }
+
+#[test]
+fn exec_on_a_device_exits_0_or_1_for_its_error() {
+    let bed = require_testbed!();
+    let cfg = bed.ssh_config().to_str().unwrap();
+    let run = |command: &str| {
+        exe()
+            .args(["--ssh-config", cfg, "exec", "fixture-ios", "--", command])
+            .output()
+            .unwrap()
+    };
+    let out = run("show clock");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("UTC"),
+        "{out:?}"
+    );
+    // Privileged only: the device's error line, and 1.
+    let out = run("show running-config");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("device error: % Invalid input detected at '^' marker."),
+        "{out:?}"
+    );
+}
