@@ -1262,5 +1262,20 @@ fn an_sftp_only_account_and_a_host_with_neither() {
             "{:?}",
             started.elapsed()
         );
+
+        // A network device answers sftp with its CLI: said in words, not as sftp's
+        // "Received message too long".
+        let err = e
+            .files
+            .read(&read_req("fixture-ios", "/etc/hostname"), &never())
+            .await
+            .unwrap_err();
+        assert_eq!(problem(&err), FileProblem::NoTransport, "{err}");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("answers sftp with text") && msg.contains("network device"),
+            "{msg}"
+        );
+        assert!(!msg.contains("message too long"), "{msg}");
     });
 }

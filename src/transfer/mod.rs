@@ -110,7 +110,9 @@ impl Conn {
             ) => Error::file(
                 &path,
                 FileProblem::NoTransport,
-                format!("{why}; and {detail}. Files cannot be moved to or from this host"),
+                format!(
+                    "{why}; and {detail}. Files cannot be moved to or from this host with these tools (on a network device, use its own copy commands through execute_command)"
+                ),
             ),
             (e, _) => e,
         }
@@ -247,6 +249,10 @@ impl Files {
                     let why = if text.trim().is_empty() {
                         "sftp closed the connection at once (the sftp subsystem is probably disabled)"
                             .to_string()
+                    } else if text.contains("Received message too long") {
+                        // sftp read text as a packet length: the host printed something
+                        // where the sftp protocol should start.
+                        "the host answers sftp with text instead of the sftp protocol: a device CLI, a ForceCommand or a start-up file that prints".to_string()
                     } else {
                         format!("sftp did not start: {}", text.trim())
                     };
