@@ -72,6 +72,12 @@ pub enum Error {
     #[error("cancelled")]
     Cancelled,
 
+    /// Keys for a shell that runs no program: they would be typed in front of the next command.
+    #[error(
+        "no command is running in {session}'s shell, so there is nothing to send keys to; start the program with execute_command (e.g. `vim FILE`), then use send_keys"
+    )]
+    Idle { session: String },
+
     /// Input or an interrupt for a command that is no longer running: it is never typed into
     /// whatever runs next.
     #[error(

@@ -374,7 +374,11 @@ impl SshServer {
         if let Some(e) = &snap.ended_at {
             t.push_str(&format!("Ended: {e}\n"));
         }
-        t.push_str(&text::command(&snap, None, None));
+        // The header above already says a running command is running.
+        if snap.status != JobStatus::Running {
+            t.push_str(&text::headline(&snap, None, None));
+        }
+        t.push_str(&text::details(&snap));
         result(t, &snap)
     }
 

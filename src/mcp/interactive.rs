@@ -302,13 +302,7 @@ pub async fn send_keys(
     let p = pick(engine, host, username, port).await?;
     // Keys typed into our idle shell would end up in front of the next command.
     let Some(job) = p.job.clone() else {
-        return Err(Error::invalid(
-            "host",
-            format!(
-                "no command is running in {}'s shell, so there is nothing to send keys to; start the program with execute_command (e.g. `vim FILE`), then use send_keys",
-                p.session
-            ),
-        ));
+        return Err(Error::Idle { session: p.session });
     };
     let (screen, raw) = screen_of(&p.shell, engine);
     let was_waiting = job.status() == JobStatus::AwaitingInput;

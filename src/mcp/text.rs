@@ -4,6 +4,13 @@ use crate::jobs::{JobSnapshot, JobStatus, Waited};
 
 /// The text of a command result.
 pub fn command(s: &JobSnapshot, waited: Option<Waited>, timeout_secs: Option<u64>) -> String {
+    let mut t = headline(s, waited, timeout_secs);
+    t.push_str(&details(s));
+    t
+}
+
+/// The first lines: how the command stands and what to do next.
+pub fn headline(s: &JobSnapshot, waited: Option<Waited>, timeout_secs: Option<u64>) -> String {
     let mut t = String::new();
     match (s.status, waited) {
         (JobStatus::Running, Some(Waited::TimedOut)) => {
@@ -53,6 +60,12 @@ pub fn command(s: &JobSnapshot, waited: Option<Waited>, timeout_secs: Option<u64
             t.push_str("]\n");
         }
     }
+    t
+}
+
+/// Errors, the device, notes and the output.
+pub fn details(s: &JobSnapshot) -> String {
+    let mut t = String::new();
     if let Some(e) = &s.error {
         t.push_str(&format!("Error: {e}\n"));
     }

@@ -205,6 +205,9 @@ impl Shown {
                 dest: s(dest),
                 detail: s(detail),
             },
+            Error::Idle { session } => Error::Idle {
+                session: s(session),
+            },
             Error::ShellLimit {
                 dest,
                 limit,
