@@ -65,7 +65,7 @@ pub use reply::{
 pub use table::{FAMILIES, INTERSTITIALS, family};
 
 use std::fmt;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use regex::Regex;
 
@@ -240,20 +240,34 @@ impl Family {
         })
     }
 
-    /// The family's regexes, compiled.
+    /// The family's prompt shapes, compiled (every family's at the first login, to read its
+    /// last line).
+    fn prompt_res(&self) -> &'static PromptRes {
+        PROMPT_RES[self.index()].get_or_init(|| PromptRes::new(self))
+    }
+
+    /// The family's other regexes, compiled when a session of the family needs them: a
+    /// login that is a shell never pays for them.
     fn compiled(&self) -> &'static Compiled {
-        let index = FAMILIES
+        COMPILED[self.index()].get_or_init(|| Compiled::new(self))
+    }
+
+    fn index(&self) -> usize {
+        FAMILIES
             .iter()
             .position(|f| std::ptr::eq(f, self))
-            .expect("a Family is always an entry of FAMILIES");
-        &COMPILED[index]
+            .expect("a Family is always an entry of FAMILIES")
     }
 }
 
-/// The regexes of one family.
-struct Compiled {
+/// The prompt shapes of one family.
+struct PromptRes {
     prompts: Vec<(Mode, Regex)>,
     not_prompts: Vec<Regex>,
+}
+
+/// The other regexes of one family.
+struct Compiled {
     context_lines: Vec<Regex>,
     pagers: Vec<Regex>,
     errors: Vec<Regex>,
@@ -330,11 +344,18 @@ fn all(patterns: &[&str]) -> Vec<Regex> {
     patterns.iter().map(|p| re(p)).collect()
 }
 
+impl PromptRes {
+    fn new(f: &Family) -> PromptRes {
+        PromptRes {
+            prompts: f.prompts.iter().map(|p| (p.mode, re(p.pattern))).collect(),
+            not_prompts: all(f.not_prompts),
+        }
+    }
+}
+
 impl Compiled {
     fn new(f: &Family) -> Compiled {
         Compiled {
-            prompts: f.prompts.iter().map(|p| (p.mode, re(p.pattern))).collect(),
-            not_prompts: all(f.not_prompts),
             context_lines: all(f.context_lines),
             pagers: f.pagers.iter().map(|p| re(p.pattern)).collect(),
             errors: all(f.errors),
@@ -349,8 +370,10 @@ impl Compiled {
     }
 }
 
-static COMPILED: LazyLock<Vec<Compiled>> =
-    LazyLock::new(|| FAMILIES.iter().map(Compiled::new).collect());
+static PROMPT_RES: LazyLock<Vec<OnceLock<PromptRes>>> =
+    LazyLock::new(|| FAMILIES.iter().map(|_| OnceLock::new()).collect());
+static COMPILED: LazyLock<Vec<OnceLock<Compiled>>> =
+    LazyLock::new(|| FAMILIES.iter().map(|_| OnceLock::new()).collect());
 
 #[cfg(test)]
 mod ascii_tests {

@@ -30,11 +30,11 @@ impl Family {
         if shown.is_empty() || shown.len() > MAX_PROMPT {
             return None;
         }
-        let compiled = self.compiled();
-        if compiled.not_prompts.iter().any(|re| re.is_match(shown)) {
+        let res = self.prompt_res();
+        if res.not_prompts.iter().any(|re| re.is_match(shown)) {
             return None;
         }
-        compiled.prompts.iter().find_map(|(mode, re)| {
+        res.prompts.iter().find_map(|(mode, re)| {
             let caps = re.captures(shown)?;
             Some(Detected {
                 family: self,

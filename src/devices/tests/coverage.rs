@@ -11,7 +11,7 @@ use super::*;
 #[test]
 fn every_prompt_pattern_has_a_sample() {
     for f in FAMILIES {
-        for (i, (_, re)) in f.compiled().prompts.iter().enumerate() {
+        for (i, (_, re)) in f.prompt_res().prompts.iter().enumerate() {
             let shown = PROMPTS
                 .iter()
                 .filter(|(_, name, ..)| *name == f.name)
