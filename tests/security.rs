@@ -685,15 +685,19 @@ async fn unknown_host_key_accepted_and_saved() {
     s.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn password_and_passphrase_through_the_one_time_page() {
-    let bed = require_testbed!();
-    let answers = Answers {
+/// A client with form and URL elicitation whose human types the test password into the page.
+fn types_the_password() -> Answers {
+    Answers {
         modes: vec!["form", "url"],
         url_secret: Some(password().to_string()),
         ..Answers::default()
-    };
-    let s = Server::answering(bed, answers).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_and_passphrase_through_the_one_time_page() {
+    let bed = require_testbed!();
+    let s = Server::answering(bed, types_the_password()).await;
     for (host, user) in [
         ("fixture-pass", "mcptpass"),
         ("fixture-passphrase", "mcptkey"),
@@ -761,12 +765,7 @@ async fn password_and_passphrase_through_the_one_time_page() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bastions_password_is_asked_of_the_human_by_name() {
     let bed = require_testbed!();
-    let answers = Answers {
-        modes: vec!["form", "url"],
-        url_secret: Some(password().to_string()),
-        ..Answers::default()
-    };
-    let s = Server::answering(bed, answers).await;
+    let s = Server::answering(bed, types_the_password()).await;
     let r = s
         .ok(
             "execute_command",
