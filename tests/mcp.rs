@@ -419,6 +419,13 @@ async fn send_input_answers_a_prompt() {
         "{}",
         r.text
     );
+    if r.str("status") == "awaiting_input" {
+        assert!(
+            r.text.contains("\nAnswer with send_input('"),
+            "what to do next, on a line of its own: {}",
+            r.text
+        );
+    }
     let id = r.str("command_id").to_string();
     let r = s
         .ok(

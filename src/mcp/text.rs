@@ -35,12 +35,12 @@ pub fn headline(s: &JobSnapshot, waited: Option<Waited>, timeout_secs: Option<u6
                 .as_ref()
                 .map(|a| (a.kind.as_str(), a.prompt.as_str()))
                 .unwrap_or(("user_input", ""));
-            let hint = match kind {
-                "sudo_password" => " Pass sudo_password to execute_command, or",
-                _ => "",
+            let how = match kind {
+                "sudo_password" => "Pass sudo_password to execute_command, or answer",
+                _ => "Answer",
             };
             t.push_str(&format!(
-                "Command is waiting for input ({kind}): {prompt:?}\nCommand ID: {id}\n{hint} answer with send_input('{id}', 'text\\n'), or stop it with interrupt_command_by_id('{id}').\n",
+                "Command is waiting for input ({kind}): {prompt:?}\nCommand ID: {id}\n{how} with send_input('{id}', 'text\\n'), or stop it with interrupt_command_by_id('{id}').\n",
                 id = s.command_id
             ));
         }
