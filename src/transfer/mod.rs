@@ -332,7 +332,7 @@ impl Files {
                         match report.get('M').filter(|h| h.starts_with('/')) {
                             Some(h) => Ok(ShellInfo {
                                 home: h.to_string(),
-                                hash: report.get('S').unwrap_or("nn").to_string(),
+                                hash: report.get('S').unwrap_or("nnn").to_string(),
                             }),
                             None => {
                                 Err("the remote shell did not tell its home directory".to_string())
