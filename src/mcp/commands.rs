@@ -374,11 +374,7 @@ impl SshServer {
         if let Some(e) = &snap.ended_at {
             t.push_str(&format!("Ended: {e}\n"));
         }
-        // The header above already says a running command is running.
-        if snap.status != JobStatus::Running {
-            t.push_str(&text::headline(&snap, None, None));
-        }
-        t.push_str(&text::details(&snap));
+        t.push_str(&text::command(&snap, None, None));
         result(t, &snap)
     }
 

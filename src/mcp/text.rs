@@ -4,13 +4,6 @@ use crate::jobs::{JobSnapshot, JobStatus, Waited};
 
 /// The text of a command result.
 pub fn command(s: &JobSnapshot, waited: Option<Waited>, timeout_secs: Option<u64>) -> String {
-    let mut t = headline(s, waited, timeout_secs);
-    t.push_str(&details(s));
-    t
-}
-
-/// The first lines: how the command stands and what to do next.
-pub fn headline(s: &JobSnapshot, waited: Option<Waited>, timeout_secs: Option<u64>) -> String {
     let mut t = String::new();
     match (s.status, waited) {
         (JobStatus::Running, Some(Waited::TimedOut)) => {
@@ -26,6 +19,9 @@ pub fn headline(s: &JobSnapshot, waited: Option<Waited>, timeout_secs: Option<u6
                 s.command_id
             ));
         }
+        // Still running with no wait behind it: the caller's own first lines say so
+        // (get_command_status's header, interrupt_command_by_id's "still running").
+        (JobStatus::Running, None) => {}
         (JobStatus::Running, _) => {
             t.push_str(&format!("Status: running\nCommand ID: {}\n", s.command_id));
         }
@@ -60,12 +56,6 @@ pub fn headline(s: &JobSnapshot, waited: Option<Waited>, timeout_secs: Option<u6
             t.push_str("]\n");
         }
     }
-    t
-}
-
-/// Errors, the device, notes and the output.
-pub fn details(s: &JobSnapshot) -> String {
-    let mut t = String::new();
     if let Some(e) = &s.error {
         t.push_str(&format!("Error: {e}\n"));
     }
