@@ -75,10 +75,6 @@ impl AuditLog {
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Appends one line. A failure is logged, never fatal to the call.
     pub fn record(&self, entry: &Entry) {
         let mut line = match serde_json::to_vec(entry) {

@@ -174,10 +174,6 @@ impl Policy {
         })
     }
 
-    pub fn read_only(&self) -> bool {
-        self.read_only
-    }
-
     /// Checks a call that reaches `names` (the host as the agent named it, and the real host
     /// behind an `OVRD_` alias) to do `action`.
     pub fn check(&self, names: &[&str], action: Action<'_>) -> Verdict {
@@ -191,8 +187,7 @@ impl Policy {
         }
         match action {
             Action::Run(line) => self.check_command(line, false),
-            Action::Type(text) if self.read_only => {
-                let _ = text;
+            Action::Type(_) if self.read_only => {
                 Verdict::Refuse(
                     "the policy is read-only: typing into a terminal could run anything, so it is refused (read_only = true)".into(),
                 )
@@ -228,13 +223,17 @@ impl Policy {
             }
         }
         if self.read_only {
-            for c in commands.iter().filter(|c| !c.wrapper) {
+            // A wrapper's redirections are the outer shell's (`sudo cmd > f` writes f), so
+            // every command is checked for them; the allow list is for inner programs.
+            for c in &commands {
                 if let Some(w) = c.writes.iter().find(|w| w.as_str() != "/dev/null") {
                     return Verdict::Refuse(format!(
                         "the policy is read-only: `{}` writes to {w:?} (read_only = true)",
                         c.words.join(" ")
                     ));
                 }
+            }
+            for c in commands.iter().filter(|c| !c.wrapper) {
                 if c.words.is_empty() {
                     continue;
                 }
@@ -468,6 +467,13 @@ allow = ["ls *", "cat *", "df -h", "grep *", "systemctl status *"]"#,
             ("rm x", "not on its allow list"),
             ("ls; touch x", "not on its allow list"),
             ("cat a > b", "writes to \"b\""),
+            // A wrapper's redirection is the outer shell's: the file is still written.
+            (
+                "sudo systemctl status x > /etc/cron.d/y",
+                "writes to \"/etc/cron.d/y\"",
+            ),
+            ("nice cat a > b", "writes to \"b\""),
+            ("sh -c 'ls' > f", "writes to \"f\""),
             ("$X", "expansion"),
             ("echo $(rm x)", "not on its allow list"),
         ] {

@@ -133,34 +133,34 @@ impl<'a> Lexer<'a> {
                         self.pos += 1;
                     }
                 }
-                ';' | '&' | '|' | '(' | ')' => self.operator(),
+                ';' | '&' | '|' | '(' | ')' => self.operator()?,
                 // `<(...)`, `>(...)`: a process substitution is a word.
                 '<' | '>' if self.peek(1) == Some('(') => self.word()?,
-                '<' | '>' => self.redirection(None)?,
+                '<' | '>' => self.redirection()?,
                 _ => self.word()?,
             }
         }
         Ok(self.tokens)
     }
 
-    fn operator(&mut self) {
+    fn operator(&mut self) -> Result<(), Unreadable> {
         for op in [";;", "&&", "||", "|&", "&>>", "&>", ";", "&", "|", "(", ")"] {
             if self.starts(op) {
                 if op.starts_with("&>") {
                     // `&>file`: stdout and stderr to a file.
                     self.pos += 1;
-                    let _ = self.redirection(None);
-                    return;
+                    return self.redirection();
                 }
                 self.pos += op.chars().count();
                 self.tokens.push(Token::Op(op));
-                return;
+                return Ok(());
             }
         }
+        Ok(())
     }
 
     /// At `<` or `>` (after an optional fd number already consumed).
-    fn redirection(&mut self, _fd: Option<String>) -> Result<(), Unreadable> {
+    fn redirection(&mut self) -> Result<(), Unreadable> {
         let ops = ["<<<", "<<-", "<<", "<>", "<&", ">>", ">|", ">&", "<", ">"];
         let op = ops
             .into_iter()
@@ -200,7 +200,7 @@ impl<'a> Lexer<'a> {
             && text.chars().all(|c| c.is_ascii_digit())
             && self.chars[start..self.pos].iter().all(char::is_ascii_digit)
         {
-            return self.redirection(Some(text));
+            return self.redirection();
         }
         // A word with an expansion is shown as written: only the remote shell knows its value.
         let text = if dynamic {
@@ -222,7 +222,7 @@ impl<'a> Lexer<'a> {
                     // `<(...)` and `>(...)`: process substitution inside a word.
                     if matches!(c, '<' | '>') && self.peek(1) == Some('(') && text.is_empty() {
                         self.pos += 1;
-                        self.substitution(')')?;
+                        self.substitution()?;
                         dynamic = true;
                         continue;
                     }
@@ -316,7 +316,7 @@ impl<'a> Lexer<'a> {
         }
         if self.starts("$(") {
             self.pos += 1;
-            self.substitution(')')?;
+            self.substitution()?;
             return Ok(true);
         }
         if self.starts("${") {
@@ -384,7 +384,7 @@ impl<'a> Lexer<'a> {
     }
 
     /// At `(` of `$(`, `<(` or `>(`: the inner text is a command line of its own.
-    fn substitution(&mut self, _close: char) -> Result<(), Unreadable> {
+    fn substitution(&mut self) -> Result<(), Unreadable> {
         let inner = self.skip_balanced('(', ')')?;
         parse_into(&inner, self.depth + 1, self.found)
     }
@@ -660,6 +660,9 @@ mod tests {
         assert_eq!(c[1].words, ["cat"]);
         assert_eq!(c[1].writes, ["out", "/dev/null"]);
         assert_eq!(c[2].writes, ["all"]);
+        // An `&>` target that cannot be read makes the line unreadable, as after `>`.
+        assert!(split("ls &>'x").is_err());
+        assert!(split("ls >'x").is_err());
     }
 
     #[test]
