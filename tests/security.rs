@@ -384,8 +384,9 @@ async fn audit_log_records_each_call_without_secrets_or_output() {
         .await;
     s.err("execute_command", json!({"host": "-oX", "command": "true"}))
         .await;
-    // Reading the server's own records is not audited.
+    // Reading the server's own records is not audited; closing sessions is.
     s.ok("list_command_history", json!({})).await;
+    s.ok("close_all_sessions", json!({})).await;
     s.stop().await;
     tokio::time::sleep(Duration::from_millis(300)).await;
 
@@ -412,7 +413,8 @@ async fn audit_log_records_each_call_without_secrets_or_output() {
             "execute_command_async",
             "send_input",
             "interrupt_command_by_id",
-            "execute_command"
+            "execute_command",
+            "close_all_sessions"
         ],
         "{text}"
     );
@@ -496,10 +498,20 @@ async fn policy_refuses_denied_commands_and_unlisted_hosts_naming_the_rule() {
         )
         .await;
     assert!(e.contains("deny rule"), "{e}");
+    // A refusal quotes the command's words: a secret passed with the call is masked there.
+    let e = s
+        .err(
+            "execute_command",
+            json!({"host": "fixture", "command": "reboot mcpt-Refused-9z", "sudo_password": "mcpt-Refused-9z"}),
+        )
+        .await;
+    assert!(e.contains("`reboot ***` matches"), "{e}");
     s.stop().await;
+    let text = std::fs::read_to_string(&audit).unwrap();
+    assert!(!text.contains("mcpt-Refused-9z"), "{text}");
     let lines = audit_lines(&audit);
     let refused: Vec<&Value> = lines.iter().filter(|l| l["status"] == "refused").collect();
-    assert_eq!(refused.len(), 5, "{lines:?}");
+    assert_eq!(refused.len(), 6, "{lines:?}");
     assert!(
         refused[0]["policy"].as_str().unwrap().contains("deny rule"),
         "{}",

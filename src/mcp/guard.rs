@@ -55,6 +55,7 @@ const TOOLS: &[(&str, Reach)] = &[
     ("send_keys", Reach::Type),
     ("interrupt_command_by_id", Reach::Other),
     ("close_session", Reach::Other),
+    ("close_all_sessions", Reach::Other),
     // The file tools.
     ("read_file", Reach::Read),
     ("download_file", Reach::Read),
@@ -260,7 +261,7 @@ impl SshServer {
         };
         let facts = self.facts(&req, reach);
         let (allowed, policy_note) = self.check_policy(&facts, &human).await;
-        let result = match allowed {
+        let result = match &allowed {
             Ok(()) => self.route(req, ctx, human).await,
             Err(why) => CallToolResult::error(vec![ContentBlock::text(format!(
                 "Refused: {why}. The server's policy file decides this; ask the administrator if the call is needed."
@@ -270,6 +271,7 @@ impl SshServer {
             log.record(&audit_entry(
                 &facts,
                 &result,
+                allowed.is_err(),
                 policy_note,
                 started.elapsed(),
             ));
@@ -356,15 +358,21 @@ impl SshServer {
             Reach::Write => Action::WriteFiles,
             Reach::Other => Action::Other,
         };
+        // Verdicts quote the command's words: a secret in them is masked like everywhere else.
+        let masked = |t: &str| redact(t, &f.secrets.iter().collect::<Vec<_>>());
         match policy.check(&names, action) {
             Verdict::Allow => (Ok(()), None),
-            Verdict::Refuse(why) => (Err(why.clone()), Some(format!("refused: {why}"))),
+            Verdict::Refuse(why) => {
+                let why = masked(&why);
+                (Err(why.clone()), Some(format!("refused: {why}")))
+            }
             Verdict::Confirm(rule) => {
+                let rule = masked(&rule);
                 let what = f
                     .command
                     .as_deref()
                     .or(f.typed.as_deref())
-                    .map(|c| redact(c, &f.secrets.iter().collect::<Vec<_>>()))
+                    .map(masked)
                     .unwrap_or_default();
                 let message = format!(
                     "Allow the assistant to run this on {}?\n\n{what}\n\n({rule})",
@@ -395,11 +403,16 @@ fn finished(r: Result<CallToolResult, tokio::task::JoinError>) -> CallToolResult
     })
 }
 
-fn audit_entry(f: &Facts, r: &CallToolResult, policy: Option<String>, took: Duration) -> Entry {
+fn audit_entry(
+    f: &Facts,
+    r: &CallToolResult,
+    refused: bool,
+    policy: Option<String>,
+    took: Duration,
+) -> Entry {
     let sc = r.structured_content.as_ref();
     let field = |k: &str| sc.and_then(|v| v.get(k));
     let masked = |t: &str| redact(t, &f.secrets.iter().collect::<Vec<_>>());
-    let refused = policy.as_deref().is_some_and(|p| p.starts_with("refused"));
     let status = if refused {
         "refused".to_string()
     } else if r.is_error == Some(true) {
