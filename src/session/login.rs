@@ -113,7 +113,7 @@ pub async fn start_master(
                 added_host_key(&s).await.into_iter().collect()
             };
             Ok((
-                Master::running(s.ssh, &s.target.host, s.socket.clone(), proc, rx),
+                Master::running(s.ssh, &s.target.host, s.label, s.socket.clone(), proc, rx),
                 notes,
             ))
         }

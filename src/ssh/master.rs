@@ -27,6 +27,8 @@ const CONTROL_LIMIT: Duration = Duration::from_secs(10);
 pub struct Master {
     ssh: SshProgram,
     host: String,
+    /// What logs may show (`user@host:port`, or an `OVRD_` alias alone).
+    label: String,
     socket: PathBuf,
     closed: AtomicBool,
     /// False once the master process has ended (its terminal reached EOF).
@@ -89,6 +91,7 @@ impl Master {
     pub fn running(
         ssh: &SshProgram,
         host: &str,
+        label: &str,
         socket: PathBuf,
         proc: PtyProcess,
         mut rx: PtyOutput,
@@ -102,6 +105,7 @@ impl Master {
         Master {
             ssh: ssh.clone(),
             host: host.to_string(),
+            label: label.to_string(),
             socket,
             closed: AtomicBool::new(false),
             running,
@@ -120,7 +124,7 @@ impl Master {
         match self.control("check").output_within(CONTROL_LIMIT).await {
             Ok(Some(o)) => o.status.success(),
             Ok(None) => {
-                tracing::warn!(host = %self.host, "the ControlMaster did not answer `ssh -O check` within {} s; replacing it", CONTROL_LIMIT.as_secs());
+                tracing::warn!(dest = %self.label, "the ControlMaster did not answer `ssh -O check` within {} s; replacing it", CONTROL_LIMIT.as_secs());
                 false
             }
             Err(_) => false,
@@ -135,7 +139,7 @@ impl Master {
             return;
         }
         if let Ok(None) = self.control("exit").output_within(CONTROL_LIMIT).await {
-            tracing::warn!(host = %self.host, "the ControlMaster did not answer `ssh -O exit` within {} s; killing it", CONTROL_LIMIT.as_secs());
+            tracing::warn!(dest = %self.label, "the ControlMaster did not answer `ssh -O exit` within {} s; killing it", CONTROL_LIMIT.as_secs());
         }
         self.proc.terminate(Duration::from_millis(500)).await;
         let _ = std::fs::remove_file(&self.socket);
