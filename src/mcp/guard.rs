@@ -340,12 +340,13 @@ impl SshServer {
         let Some(policy) = &self.guard.policy else {
             return (Ok(()), None);
         };
-        // The host as named and, behind an OVRD alias, the real one; none for a command id.
+        // The host ssh connects to as named (`u@h` is `h`) and, behind an OVRD alias, the
+        // real one; none for a command id.
         let mut names: Vec<String> = Vec::new();
         if f.command_id.is_none()
             && let Some(h) = &f.host
         {
-            names.push(h.clone());
+            names.push(crate::ssh::target::host_part(h).to_string());
             if let Some(real) = self.engine.overrides().get(h, Field::Host) {
                 names.push(real.expose().to_string());
             }

@@ -174,8 +174,8 @@ impl Policy {
         })
     }
 
-    /// Checks a call that reaches `names` (the host as the agent named it, and the real host
-    /// behind an `OVRD_` alias) to do `action`.
+    /// Checks a call that reaches `names` (the host part of the destination as the agent
+    /// named it, and the real host behind an `OVRD_` alias) to do `action`.
     pub fn check(&self, names: &[&str], action: Action<'_>) -> Verdict {
         if let Some(hosts) = &self.hosts
             && !names.is_empty()
@@ -443,6 +443,12 @@ confirm = ["systemctl restart *", "apt-get install"]
         assert!(
             matches!(p.check(&["db2"], Action::Other), Verdict::Refuse(r) if r.contains("allowed_hosts"))
         );
+        // The guard passes the host part: `web-1@evil.example` is `evil.example`.
+        let named = crate::ssh::target::host_part("web-1@evil.example");
+        assert!(matches!(
+            p.check(&[named], Action::Other),
+            Verdict::Refuse(_)
+        ));
     }
 
     #[test]

@@ -61,6 +61,25 @@ impl Target {
     }
 }
 
+/// The host part of a destination as ssh reads it: `user@host` is `host` (ssh splits at the
+/// last `@`), `ssh://user@host:port/` is `host`. What a policy's host list is matched against:
+/// `web-1@evil.example` goes to `evil.example`, whatever its user part looks like.
+pub fn host_part(destination: &str) -> &str {
+    let (rest, uri) = match destination.strip_prefix("ssh://") {
+        Some(r) => (r.trim_end_matches('/'), true),
+        None => (destination, false),
+    };
+    let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    if !uri {
+        return host;
+    }
+    match host.strip_prefix('[') {
+        // `ssh://[::1]:22`
+        Some(v6) => v6.split_once(']').map_or(v6, |(h, _)| h),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    }
+}
+
 /// Hosts and users reach ssh's argv; one starting with `-` would be parsed as an option
 /// (`-oProxyCommand=...` runs a command), and whitespace or control characters have no business there.
 /// On top of that, OpenSSH's own rules (`valid_hostname`, `valid_ruser` in its misc.c, enforced
@@ -237,6 +256,21 @@ pub(crate) mod tests {
                     "refused without a reason: {host:?} {user:?} {port} {key:?}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn the_host_part_is_what_ssh_connects_to() {
+        for (named, host) in [
+            ("web-1", "web-1"),
+            ("web-1@evil.example", "evil.example"),
+            ("a@b@c", "c"),
+            ("ssh://u@evil.example:2222/", "evil.example"),
+            ("ssh://evil.example", "evil.example"),
+            ("ssh://u@[::1]:22", "::1"),
+            ("::1", "::1"),
+        ] {
+            assert_eq!(host_part(named), host, "{named}");
         }
     }
 }
