@@ -104,7 +104,9 @@ impl Files {
             .await?;
         if !out.is_empty() {
             let text = out.join("\n");
-            if text.contains("local") {
+            // sftp's own words for our end ("Couldn't open local file ..."); a remote path
+            // such as /usr/local/x must not make a remote error look local.
+            if text.contains("local file") {
                 return Err(Error::LocalFile {
                     path: part.0.display().to_string(),
                     detail: text,
@@ -130,7 +132,8 @@ impl Files {
         })
     }
 
-    /// `tee` on the host sends the file and hashes it in the same read; we hash what arrives.
+    /// The host sends the file and hashes it with a second read beside the transfer; we hash
+    /// what arrives.
     async fn download_exec(
         &self,
         lease: &MasterLease,

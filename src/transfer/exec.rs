@@ -268,7 +268,9 @@ impl Exec {
                 None => {
                     let code = self.proc.finish(Duration::from_secs(2)).await;
                     let text = self.lines.join("\n");
-                    let under_sudo = sudo.is_some() && text.contains("sudo");
+                    // The host's exec channel was proved to run a POSIX shell before any
+                    // sudo run (`Files::exec`): ended before the ready line, sudo refused.
+                    let under_sudo = sudo.is_some();
                     return Err(if under_sudo {
                         Error::file("sudo", FileProblem::Sudo, text)
                     } else {
