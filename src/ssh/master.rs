@@ -121,14 +121,7 @@ impl Master {
         {
             return false;
         }
-        match self.control("check").output_within(CONTROL_LIMIT).await {
-            Ok(Some(o)) => o.status.success(),
-            Ok(None) => {
-                tracing::warn!(dest = %self.label, "the ControlMaster did not answer `ssh -O check` within {} s; replacing it", CONTROL_LIMIT.as_secs());
-                false
-            }
-            Err(_) => false,
-        }
+        answers(&self.ssh, &self.socket, &self.host, &self.label).await
     }
 
     /// `ssh -O exit`: closes the master and every session multiplexed on it. A master that
@@ -145,16 +138,35 @@ impl Master {
         let _ = std::fs::remove_file(&self.socket);
     }
 
-    /// `ssh -F none -S socket -O op -- host`. The user's configuration is not read: `-S`
-    /// names the master, and a slow `Match exec` there must not slow every check.
     fn control(&self, op: &str) -> crate::ssh::Argv {
-        self.ssh
-            .argv_without_config()
-            .control(&self.socket)
-            .arg("-O")
-            .arg(op)
-            .destination(&self.host)
+        control(&self.ssh, &self.socket, op, &self.host)
     }
+}
+
+/// `ssh -O check` on the master at `socket`: true when it answers within [`CONTROL_LIMIT`].
+/// For helpers that hold a socket but not the [`Master`] (file transfers).
+pub async fn answers(ssh: &SshProgram, socket: &Path, host: &str, label: &str) -> bool {
+    match control(ssh, socket, "check", host)
+        .output_within(CONTROL_LIMIT)
+        .await
+    {
+        Ok(Some(o)) => o.status.success(),
+        Ok(None) => {
+            tracing::warn!(dest = %label, "the ControlMaster did not answer `ssh -O check` within {} s; replacing it", CONTROL_LIMIT.as_secs());
+            false
+        }
+        Err(_) => false,
+    }
+}
+
+/// `ssh -F none -S socket -O op -- host`. The user's configuration is not read: `-S` names
+/// the master, and a slow `Match exec` there must not slow every check.
+fn control(ssh: &SshProgram, socket: &Path, op: &str, host: &str) -> crate::ssh::Argv {
+    ssh.argv_without_config()
+        .control(socket)
+        .arg("-O")
+        .arg(op)
+        .destination(host)
 }
 
 impl Drop for Master {

@@ -174,19 +174,13 @@ impl Files {
 
     /// `ssh -O check`: whether the master still answers.
     async fn master_alive(&self, lease: &MasterLease) -> bool {
-        let argv = self
-            .programs
-            .ssh
-            .argv()
-            .arg("-S")
-            .arg(&lease.socket)
-            .arg("-O")
-            .arg("check")
-            .destination(&lease.target.host);
-        matches!(
-            tokio::time::timeout(Duration::from_secs(10), argv.tokio_command().output()).await,
-            Ok(Ok(o)) if o.status.success()
+        crate::ssh::master::answers(
+            &self.programs.ssh,
+            &lease.socket,
+            &lease.target.host,
+            &lease.label,
         )
+        .await
     }
 
     /// The master and an sftp session on it. A master that died is restarted once; a host
