@@ -269,7 +269,6 @@ struct PromptRes {
 /// The other regexes of one family.
 struct Compiled {
     context_lines: Vec<Regex>,
-    pagers: Vec<Regex>,
     errors: Vec<Regex>,
     confirms: Vec<Option<Regex>>,
     enable: Option<(Regex, Regex, Option<Regex>)>,
@@ -357,7 +356,6 @@ impl Compiled {
     fn new(f: &Family) -> Compiled {
         Compiled {
             context_lines: all(f.context_lines),
-            pagers: f.pagers.iter().map(|p| re(p.pattern)).collect(),
             errors: all(f.errors),
             confirms: f.setup.iter().map(|s| s.confirm.map(re)).collect(),
             enable: f
@@ -372,6 +370,16 @@ impl Compiled {
 
 static PROMPT_RES: LazyLock<Vec<OnceLock<PromptRes>>> =
     LazyLock::new(|| FAMILIES.iter().map(|_| OnceLock::new()).collect());
+/// Every family's pager prompts with their answers, in table order: a pager is answered
+/// whichever family printed it, so all are looked at together (and compiled together, at
+/// the first device output, without the families' other patterns).
+static PAGERS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
+    FAMILIES
+        .iter()
+        .flat_map(|f| f.pagers.iter().map(|p| (re(p.pattern), p.answer)))
+        .collect()
+});
+
 static COMPILED: LazyLock<Vec<OnceLock<Compiled>>> =
     LazyLock::new(|| FAMILIES.iter().map(|_| OnceLock::new()).collect());
 

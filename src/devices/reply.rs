@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::{Detected, FAMILIES, Family, INTERSTITIALS, Mode, PromptMatch, Setup, is_prompt_of};
+use super::{Detected, Family, INTERSTITIALS, Mode, PromptMatch, Setup, is_prompt_of};
 
 /// Longest current line taken for a pager or interstitial prompt.
 const MAX_QUESTION: usize = 256;
@@ -22,13 +22,10 @@ pub struct Pager {
 /// `-- [Q quit|D dump|down]`, `Press any key to continue`...
 pub fn pager(line: &str) -> Option<Pager> {
     let shown = question(line)?;
-    FAMILIES.iter().find_map(|f| {
-        let compiled = f.compiled();
-        let at = compiled.pagers.iter().position(|re| re.is_match(shown))?;
-        Some(Pager {
-            answer: f.pagers[at].answer,
-        })
-    })
+    super::PAGERS
+        .iter()
+        .find(|(re, _)| re.is_match(shown))
+        .map(|&(_, answer)| Pager { answer })
 }
 
 /// A question between login and the first prompt, with its conservative answer.

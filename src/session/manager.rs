@@ -358,8 +358,8 @@ impl SessionManager {
         }
     }
 
-    /// Types into a running job's terminal. The job counts as running again at once (not
-    /// when the shell gets to it), so a waiter that follows sees the answer's effect. Refused
+    /// Types into a running job's terminal. The shell's actor counts the job as running
+    /// again as it types (a prompt that comes back at once is then reported afresh). Refused
     /// when the job has ended, even if it ended a moment ago: input is never typed into
     /// whatever runs next.
     pub async fn send_input(&self, job_id: &str, bytes: Vec<u8>) -> Result<()> {
@@ -367,9 +367,7 @@ impl SessionManager {
         shell
             .send_input(&job.id, bytes)
             .await
-            .map_err(|detail| self.not_delivered(&job, detail))?;
-        job.update(|s| s.resume());
-        Ok(())
+            .map_err(|detail| self.not_delivered(&job, detail))
     }
 
     /// Interrupts a running job (Ctrl-C, or a device's break). Refused when it has ended.

@@ -131,10 +131,10 @@ pub async fn setup(
         seq = 1;
         let cd = format!("cd -- '{}' 2>/dev/null", cwd.replace('\'', "'\\''"));
         write(&command_line(&cd, seq, false))?;
-        let left = s.deadline.saturating_duration_since(Instant::now());
         loop {
             // Numbered: if the deadline passes first, its marker, still on its way, names a
             // command that is no longer running and is ignored.
+            let left = s.deadline.saturating_duration_since(Instant::now());
             match ex.expect(&[Needle::Marker], left, cancel).await {
                 Ok(m) => {
                     if let Some(mk) =
