@@ -195,11 +195,6 @@ impl Expect {
         }
     }
 
-    /// The unterminated line as the terminal shows it now.
-    pub fn partial_line(&self) -> String {
-        self.stripper.partial_line()
-    }
-
     /// The unterminated line up to the cursor (a prompt with a right-hand part drawn after it,
     /// such as zsh's RPROMPT, ends where the cursor waits).
     pub fn line_before_cursor(&self) -> String {

@@ -105,11 +105,6 @@ impl PtyInput {
         })
     }
 
-    /// Bytes queued and not yet taken by the terminal.
-    pub fn pending(&self) -> usize {
-        self.queued.load(Ordering::Acquire)
-    }
-
     /// A writer thread for `file`, the PTY master's (non-blocking) input side.
     fn start(file: std::fs::File, name: String) -> std::io::Result<PtyInput> {
         let file = Arc::new(file);

@@ -67,7 +67,6 @@ struct Cmd {
     enable_failed: Option<String>,
     /// The command ends the session (`exit`, `logout`, `quit`).
     leaves: bool,
-    raw: bool,
 }
 
 impl DeviceDialect {
@@ -161,7 +160,10 @@ impl DeviceDialect {
                 self.publish(out);
             }
         }
-        let output = line.output_text(&self.learned);
+        // Only a set-up command's reply is read as a whole.
+        let reply_text = matches!(line.step, Step::Setup { .. })
+            .then(|| line.output_text(&self.learned))
+            .unwrap_or_default();
         match line.step {
             Step::Learn | Step::Enable { .. } => {}
             Step::Raw => self.stream(&mut line, out, true),
@@ -170,7 +172,7 @@ impl DeviceDialect {
                 line: index,
                 ref mut reply,
             } => {
-                reply.push_str(&output);
+                reply.push_str(&reply_text);
                 if index + 1 < setup.lines.len() {
                     self.steps.push_front(Step::Setup {
                         setup,
@@ -251,6 +253,8 @@ impl DeviceDialect {
     fn stream(&mut self, line: &mut Line, out: &mut Actions, done: bool) {
         let Some(cmd) = &mut self.cmd else { return };
         let family = self.learned.family;
+        // One piece of output per chunk, not per line: each piece is redacted and published.
+        let mut shown = String::new();
         for text in line.take_complete_lines() {
             let Some(clean) = devices::clean_line(&text) else {
                 continue;
@@ -261,7 +265,6 @@ impl DeviceDialect {
                 }
                 continue;
             }
-            let mut shown = String::new();
             for h in cmd.held.drain(..) {
                 shown.push_str(&h);
                 shown.push('\n');
@@ -272,6 +275,8 @@ impl DeviceDialect {
             if cmd.device_error.is_none() {
                 cmd.device_error = devices::device_error(family, clean);
             }
+        }
+        if !shown.is_empty() {
             out.output(shown);
         }
         if done {
@@ -312,7 +317,7 @@ impl DeviceDialect {
         });
     }
 
-    fn start_cmd(&mut self, lines: Vec<String>, raw: bool, out: &mut Actions) {
+    fn start_cmd(&mut self, lines: Vec<String>, out: &mut Actions) {
         for n in self.pending_notes.drain(..) {
             out.note(n);
         }
@@ -328,7 +333,6 @@ impl DeviceDialect {
             interrupted: false,
             enable_failed: None,
             leaves,
-            raw,
         });
         out.push(Action::Device(self.state()));
     }
@@ -369,7 +373,7 @@ impl Dialect for DeviceDialect {
         } else {
             lines
         };
-        self.start_cmd(lines, false, out);
+        self.start_cmd(lines, out);
         if let Some(enable) = spec.enable
             && self.learned.mode == Mode::User
             && self.learned.family.enable.is_some()
@@ -391,7 +395,7 @@ impl Dialect for DeviceDialect {
 
     fn begin_raw(&mut self, bytes: &[u8], out: &mut Actions) {
         let text = String::from_utf8_lossy(bytes).into_owned();
-        self.start_cmd(vec![text.clone()], true, out);
+        self.start_cmd(vec![text.clone()], out);
         out.write(self.input(bytes.to_vec()));
         self.line = Some(Line::new(Step::Raw, text.trim_end().to_string(), None));
         if let Some(cmd) = &mut self.cmd {
@@ -471,7 +475,7 @@ impl Dialect for DeviceDialect {
         }
         // Nothing counts as the prompt before the echo's newline (MikroTik repaints the
         // prompt and the command first).
-        if !line.text.contains('\n') {
+        if !line.newline {
             return !partial.trim().is_empty();
         }
         match devices::is_prompt_of(&self.learned, partial) {
@@ -584,7 +588,6 @@ impl Dialect for DeviceDialect {
                 device_error: cmd.device_error,
             }
         };
-        let _ = cmd.raw;
         out.complete(completion);
     }
 }

@@ -33,8 +33,11 @@ pub(super) struct Line {
     pub step: Step,
     /// What was typed, for finding its echo and for renames it announces.
     pub typed: String,
-    /// Completed text since it was typed: the echo, then the output.
+    /// Completed text since it was typed: the echo, then the output (what
+    /// [`Line::take_complete_lines`] handed out is dropped).
     pub text: String,
+    /// A line end came since it was typed (the echo's, at least).
+    pub newline: bool,
     /// Where the output starts in `text`, once the echo is found.
     echo: Option<usize>,
     /// How far past the echo the output was handed out.
@@ -50,6 +53,7 @@ impl Line {
             step,
             typed,
             text: String::new(),
+            newline: false,
             echo: None,
             taken: 0,
             pagers: 0,
@@ -60,6 +64,7 @@ impl Line {
     /// More completed text.
     pub fn push(&mut self, text: &str, learned: &Detected) {
         self.text.push_str(text);
+        self.newline |= text.contains('\n');
         if self.echo.is_none() {
             self.echo = match devices::echo_end(learned, &self.typed, &self.text) {
                 Echo::Ends(n) => Some(n),
@@ -81,7 +86,10 @@ impl Line {
             return Vec::new();
         };
         let lines = rest[..end].split('\n').map(str::to_string).collect();
-        self.taken += end + 1;
+        // Handed out: not kept (a long `show tech` lives in the job's output, not here).
+        self.text.drain(..self.taken + end + 1);
+        self.taken = 0;
+        self.echo = Some(0);
         lines
     }
 
