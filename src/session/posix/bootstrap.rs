@@ -56,8 +56,9 @@ pub async fn setup(
     let mut typed = probe_line(s.nonce);
     typed.extend_from_slice(&setup_line(s.nonce, 1, 0));
     write(&typed)?;
+    // The whole line: a path cut at a chunk boundary must not be read as the shell.
     let token = Regex::new(&format!(
-        "{}[ \\t]*(\\S*)",
+        "{}[ \\t]*(\\S*)[ \\t]*\\r?\\n",
         regex::escape(&probe_token(s.nonce))
     ))
     .expect("valid regex");

@@ -23,8 +23,8 @@ use crate::jobs::JobStatus;
 use crate::secret::Secret;
 use crate::session::dialect::{Action, Actions, CommandSpec, Completion, Dialect};
 use encode::{
-    Marker, START_POSIX_SHELL, command_line, is_non_posix_shell, probe_line, probe_token,
-    probed_pid, setup_line, sudo_prompt_tag, sync_line,
+    Marker, START_POSIX_SHELL, command_line, is_non_posix_shell, probe_line, probed_pid,
+    probed_shell, setup_line, sudo_prompt_tag, sync_line,
 };
 use nested::starts_nested_shell;
 
@@ -137,15 +137,10 @@ impl PosixDialect {
         if n.decided {
             return;
         }
-        let token = probe_token(&self.nonce);
-        let Some(pos) = n.held.find(&token) else {
+        // Only a completed line counts: the path may still be arriving.
+        let Some(shell) = probed_shell(&n.held, &self.nonce) else {
             return;
         };
-        let shell = n.held[pos + token.len()..]
-            .split_whitespace()
-            .next()
-            .unwrap_or("")
-            .to_string();
         let mut bytes = Vec::new();
         if is_non_posix_shell(&shell) {
             n.fallback_sent = true;
