@@ -69,6 +69,8 @@ pub struct MasterLease {
     pub target: Target,
     /// `user@host:port` (the alias alone for an `OVRD_` alias), for messages.
     pub label: String,
+    /// The user ssh logs in as (from `ssh -G`; never shown for an `OVRD_` alias).
+    pub user: Option<String>,
     /// What the caller should know about the login (a host key ssh added).
     pub notes: Vec<String>,
     /// What may be shown of this destination: scrub ssh's and sftp's messages with it.
@@ -158,6 +160,7 @@ impl Destination {
                 socket: g.master.as_ref().expect("started").socket().to_path_buf(),
                 target: g.target.clone(),
                 label: self.label(),
+                user: g.resolved.as_ref().map(|r| r.user.clone()),
                 notes,
                 shown: self.shown.clone(),
             })

@@ -127,11 +127,7 @@ impl Sftp {
                 }
             })
             .map_err(|e| Error::io("starting the sftp reader thread", e))?;
-        let user = lease
-            .label
-            .split_once('@')
-            .map(|(u, _)| u.to_string())
-            .filter(|u| u != "?");
+        let user = lease.user.clone();
         let mut s = Sftp {
             proc,
             stdin,
