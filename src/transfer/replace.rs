@@ -61,12 +61,14 @@ impl Files {
         }
         let (dir, _) = path::split(&remote);
         if r.make_dirs {
+            // Ok only when `dir` is a directory now.
             self.make_dirs_sftp(s, &dir, cancel).await?;
-        }
-        match s.is_dir(&dir, cancel).await? {
-            Some(true) => {}
-            Some(false) => return Err(Error::file(&dir, FileProblem::NotADirectory, "")),
-            None => return Err(Error::file(&remote, FileProblem::ParentMissing, "")),
+        } else {
+            match s.is_dir(&dir, cancel).await? {
+                Some(true) => {}
+                Some(false) => return Err(Error::file(&dir, FileProblem::NotADirectory, "")),
+                None => return Err(Error::file(&remote, FileProblem::ParentMissing, "")),
+            }
         }
         // The entry as its directory lists it, to see a symlink; when the directory cannot
         // be listed, the file itself.

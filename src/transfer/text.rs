@@ -237,10 +237,16 @@ impl Files {
             ));
         }
         let sha = sha256(&req.content);
-        let mut conn = self.open(&req.login, cancel).await?;
+        let under_sudo = req.sudo.use_sudo || req.sudo.password.is_some();
+        // sudo writes go through the exec channel: no sftp session is started for them.
+        let mut conn = if under_sudo {
+            self.open_for_stream(&req.login, cancel).await?
+        } else {
+            self.open(&req.login, cancel).await?
+        };
         let result = async {
             let p = self.resolve(&conn, &req.path, cancel).await?;
-            if req.sudo.use_sudo || req.sudo.password.is_some() {
+            if under_sudo {
                 let password = self.sudo_password(&req.login.host, req.sudo.password.as_ref());
                 let sudo = Sudo { password };
                 return self
@@ -327,14 +333,16 @@ impl Files {
         sha: &str,
         cancel: &CancellationToken,
     ) -> Result<WriteOutcome> {
-        if s.is_dir(p, cancel).await? == Some(true) {
+        let kind = s.is_dir(p, cancel).await?;
+        if kind == Some(true) {
             return Err(Error::file(p, FileProblem::IsADirectory, ""));
         }
         let (dir, _) = path::split(p);
         if req.make_dirs {
+            // Only parents are made: what `p` is does not change.
             self.make_dirs_sftp(s, &dir, cancel).await?;
         }
-        let existing = s.is_dir(p, cancel).await? == Some(false);
+        let existing = kind == Some(false);
         let old = if existing {
             s.list(p, cancel)
                 .await?
