@@ -149,11 +149,6 @@ fn guard(audit_log: Option<PathBuf>, policy: Option<PathBuf>) -> Result<Arc<Guar
 }
 
 async fn serve(config: Config, guard: Arc<Guard>) -> ExitCode {
-    // A local root that cannot be used is a start-up error, not a surprise at the first upload.
-    if let Err(e) = mcp_ssh_session::transfer::LocalRoot::new(config.local_root.as_deref()) {
-        eprintln!("mcp-ssh-session: {e}");
-        return ExitCode::from(2);
-    }
     let engine = match SessionManager::new(config) {
         Ok(e) => Arc::new(e),
         Err(e) => {
@@ -161,7 +156,14 @@ async fn serve(config: Config, guard: Arc<Guard>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let server = SshServer::with_guard(engine.clone(), guard.clone());
+    // A local root that cannot be used is a start-up error, not a surprise at the first upload.
+    let server = match SshServer::new(engine.clone(), guard.clone()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("mcp-ssh-session: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let running = match server.serve(rmcp::transport::stdio()).await {
         Ok(r) => r,
         Err(e) => {

@@ -36,19 +36,16 @@ use crate::transfer::Files;
 pub struct SshServer {
     pub(crate) engine: Arc<SessionManager>,
     /// The file engine; an unusable local root is reported by the file tools.
-    pub(crate) files: Result<Arc<Files>, String>,
+    pub(crate) files: Arc<Files>,
     tool_router: ToolRouter<SshServer>,
     /// Policy, audit log and the human's answers: every call passes through it.
     guard: Arc<Guard>,
 }
 
 impl SshServer {
-    pub fn new(engine: Arc<SessionManager>) -> Self {
-        Self::with_guard(engine, Arc::new(Guard::default()))
-    }
-
-    /// A server whose calls are checked against a policy and/or audited.
-    pub fn with_guard(engine: Arc<SessionManager>, guard: Arc<Guard>) -> Self {
+    /// A server whose calls are checked against a policy and/or audited (a default `Guard`
+    /// does neither). Fails when the local root for transfers cannot be used.
+    pub fn new(engine: Arc<SessionManager>, guard: Arc<Guard>) -> crate::error::Result<Self> {
         let mut tool_router = Self::command_tools()
             + Self::session_tools()
             + Self::interactive_tools()
@@ -56,14 +53,12 @@ impl SshServer {
         for route in tool_router.map.values_mut() {
             schema::compact(&mut route.attr);
         }
-        SshServer {
-            files: Files::new(engine.clone())
-                .map(Arc::new)
-                .map_err(|e| e.to_string()),
+        Ok(SshServer {
+            files: Arc::new(Files::new(engine.clone())?),
             engine,
             tool_router,
             guard,
-        }
+        })
     }
 }
 

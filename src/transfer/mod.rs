@@ -151,10 +151,6 @@ impl Files {
         })
     }
 
-    pub fn local_root(&self) -> &Path {
-        self.local.path()
-    }
-
     fn timeout(&self) -> Duration {
         self.manager.config().connect_timeout
     }

@@ -5,7 +5,6 @@
 mod params;
 mod text;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use rmcp::handler::server::common::schema_for_output;
@@ -14,13 +13,12 @@ use rmcp::model::{CallToolResult, ProgressNotificationParam, RequestMetaObject};
 use rmcp::{Peer, RoleServer, tool, tool_router};
 use tokio_util::sync::CancellationToken;
 
-use crate::error::Error;
 use crate::mcp::{SshServer, result, tool_error};
 use crate::transfer::codec::{self, Codec};
 use crate::transfer::list::ListRequest;
 use crate::transfer::stream::{DownloadRequest, UploadRequest};
 use crate::transfer::text::{ReadRequest, WriteRequest};
-use crate::transfer::{self, MAX_TEXT_BYTES, Via};
+use crate::transfer::{MAX_TEXT_BYTES, Via};
 
 pub use params::{
     DirListing, DownloadParams, FileRead, FileWritten, ListParams, ReadFileParams, SudoParams,
@@ -30,15 +28,6 @@ use params::{LIST_MAX, LIST_PAGE, codecs, mode_decimal, sudo};
 use text::{listing_line, mb, python_error, python_text, read_error, transfer_reply, write_error};
 
 impl SshServer {
-    fn files(&self) -> Result<&Arc<transfer::Files>, CallToolResult> {
-        self.files.as_ref().map_err(|e| {
-            tool_error(&Error::LocalFile {
-                path: "(local root)".into(),
-                detail: e.clone(),
-            })
-        })
-    }
-
     /// Progress notifications (bytes done of the total) at most twice a second, when the
     /// client asked for them. The returned function records progress; dropping the token
     /// guard stops the notifier.
@@ -95,10 +84,7 @@ impl SshServer {
         Parameters(p): Parameters<ReadFileParams>,
         ct: CancellationToken,
     ) -> CallToolResult {
-        let files = match self.files() {
-            Ok(f) => f,
-            Err(r) => return r,
-        };
+        let files = &self.files;
         let (codec, on_error) = match codecs(p.encoding.as_deref(), p.errors.as_deref(), "replace")
         {
             Ok(c) => c,
@@ -171,10 +157,7 @@ impl SshServer {
         Parameters(p): Parameters<WriteFileParams>,
         ct: CancellationToken,
     ) -> CallToolResult {
-        let files = match self.files() {
-            Ok(f) => f,
-            Err(r) => return r,
-        };
+        let files = &self.files;
         let (codec, on_error) = match codecs(p.encoding.as_deref(), p.errors.as_deref(), "strict") {
             Ok(c) => c,
             Err(r) => return r,
@@ -252,10 +235,7 @@ impl SshServer {
         peer: Peer<RoleServer>,
         ct: CancellationToken,
     ) -> CallToolResult {
-        let files = match self.files() {
-            Ok(f) => f,
-            Err(r) => return r,
-        };
+        let files = &self.files;
         let permissions = match mode_decimal(p.permissions) {
             Ok(m) => m,
             Err(r) => return r,
@@ -289,10 +269,7 @@ impl SshServer {
         peer: Peer<RoleServer>,
         ct: CancellationToken,
     ) -> CallToolResult {
-        let files = match self.files() {
-            Ok(f) => f,
-            Err(r) => return r,
-        };
+        let files = &self.files;
         let req = DownloadRequest {
             login: p.login.to_transfer(&p.host),
             remote_path: p.remote_path,
@@ -318,10 +295,7 @@ impl SshServer {
         Parameters(p): Parameters<ListParams>,
         ct: CancellationToken,
     ) -> CallToolResult {
-        let files = match self.files() {
-            Ok(f) => f,
-            Err(r) => return r,
-        };
+        let files = &self.files;
         let limit = p.limit.unwrap_or(LIST_PAGE).clamp(1, LIST_MAX) as usize;
         let req = ListRequest {
             login: p.login.to_transfer(&p.host),
