@@ -75,11 +75,7 @@ impl Config {
             overrides: Arc::new(Overrides::from_env()),
             ..Config::default()
         };
-        c.ssh_config = ssh_config_flag.or_else(|| {
-            std::env::var_os("MCP_SSH_CONFIG")
-                .filter(|p| !p.is_empty())
-                .map(PathBuf::from)
-        });
+        c.ssh_config = path_setting(ssh_config_flag, "MCP_SSH_CONFIG");
         if let Some(path) = &c.ssh_config
             && !path.is_file()
         {
@@ -96,11 +92,18 @@ impl Config {
         c.connect_timeout = Duration::from_secs(env_num("MCP_SSH_CONNECT_TIMEOUT", 30)?.max(1));
         c.columns = env_num("MCP_SSH_COLUMNS", c.columns as u64)?.clamp(20, 1000) as u16;
         c.rows = env_num("MCP_SSH_ROWS", c.rows as u64)?.clamp(5, 500) as u16;
-        c.local_root = std::env::var_os("MCP_SSH_LOCAL_ROOT")
-            .filter(|p| !p.is_empty())
-            .map(PathBuf::from);
+        c.local_root = path_setting(None, "MCP_SSH_LOCAL_ROOT");
         Ok(c)
     }
+}
+
+/// A path setting: the command-line flag, else the environment variable when not empty.
+pub fn path_setting(flag: Option<PathBuf>, var: &str) -> Option<PathBuf> {
+    flag.or_else(|| {
+        std::env::var_os(var)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    })
 }
 
 fn env_num(name: &'static str, default: u64) -> Result<u64> {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::Parser;
 use mcp_ssh_session::audit::AuditLog;
 use mcp_ssh_session::cli::{Cli, Command, exec, take_secret_env};
-use mcp_ssh_session::config::Config;
+use mcp_ssh_session::config::{Config, path_setting};
 use mcp_ssh_session::error::Error;
 use mcp_ssh_session::mcp::{Guard, SshServer};
 use mcp_ssh_session::policy::Policy;
@@ -132,17 +132,10 @@ fn no_core_dumps() {
 
 /// The audit log and the policy, from the flags or MCP_SSH_AUDIT_LOG / MCP_SSH_POLICY.
 fn guard(audit_log: Option<PathBuf>, policy: Option<PathBuf>) -> Result<Arc<Guard>, Error> {
-    let from_env = |flag: Option<PathBuf>, var: &str| {
-        flag.or_else(|| {
-            std::env::var_os(var)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        })
-    };
-    let audit = from_env(audit_log, "MCP_SSH_AUDIT_LOG")
+    let audit = path_setting(audit_log, "MCP_SSH_AUDIT_LOG")
         .map(|p| AuditLog::open(&p))
         .transpose()?;
-    let policy = from_env(policy, "MCP_SSH_POLICY")
+    let policy = path_setting(policy, "MCP_SSH_POLICY")
         .map(|p| Policy::load(&p))
         .transpose()?;
     Ok(Arc::new(Guard::new(audit, policy)))
