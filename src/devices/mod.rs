@@ -12,8 +12,8 @@
 //!   password change) and to [`detect`]. When the login's last line is a device prompt the
 //!   session is a device at once, without the POSIX probe; when [`detect`] says None, the
 //!   probe's answer decides (a device answers it with an error line and its prompt, which
-//!   [`detect`] then recognises). Terminal queries (`ESC[6n`, `ESC Z`, `ESC[c`) are escape
-//!   sequences the line model drops: they must be answered from the raw stream.
+//!   [`detect`] then recognises). Terminal queries (`ESC[6n`, `ESC Z`, `ESC[c`) come out of
+//!   the stripper as query events, which the matcher and the shell actor answer.
 //! - **Learning the prompt.** Send Enter and take the last line: [`detect`] gives a
 //!   [`Detected`] (family, mode, host name, prompt). [`refine`] moves it to another family of
 //!   the same prompt shape when a banner or a reply names it (`Router#` is Cisco IOS until
