@@ -16,7 +16,7 @@ use crate::transfer::stream::{
     DownloadRequest, Route, TransferOutcome, Verified, hash_in_background, hash_result,
     no_hash_note, no_shell_note,
 };
-use crate::transfer::{Files, LocalTemp, Progress, Via, hex, path};
+use crate::transfer::{Files, LocalTemp, Progress, Via, hex, path, tag};
 
 impl Files {
     pub async fn download(
@@ -40,8 +40,8 @@ impl Files {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let nonce = &uuid::Uuid::new_v4().simple().to_string()[..12];
-            let part = LocalTemp(dir.join(format!(".{name}.mcp-{nonce}.part")));
+            let part =
+                LocalTemp(dir.join(format!(".{}.mcp-{}.part", path::short_name(&name), tag())));
             let mut o = match self
                 .route(&conn, &req.sudo, &req.login.host, cancel)
                 .await?

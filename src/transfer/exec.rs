@@ -87,6 +87,14 @@ impl Report {
         self.status.iter().any(|(k, v)| *k == key && v == value)
     }
 
+    /// A write script copied the file in place (its owner could not be kept by a rename);
+    /// the note that says so.
+    pub fn in_place(&self) -> Option<String> {
+        self.has('I', "owner").then(|| {
+            "the file's owner could not be kept by a rename: it was written in place (not atomically)".to_string()
+        })
+    }
+
     /// The first 64 hex digits of an `H` line, or None (no tool on the host).
     pub fn sha256(&self) -> Option<String> {
         let v = self.get('H')?;

@@ -81,14 +81,20 @@ pub fn split(path: &str) -> (String, String) {
 /// shortened so the temporary name stays within the usual 255-byte limit.
 pub fn temp_sibling(path: &str, nonce: &str) -> String {
     let (dir, name) = split(path);
-    let mut short = String::new();
-    for c in name.chars() {
-        if short.len() + c.len_utf8() > 180 {
+    join(&dir, &format!(".{}.mcp-{nonce}.tmp", short_name(&name)))
+}
+
+/// A file name cut to 180 bytes (at a character boundary), so that a temporary name built
+/// from it stays under the 255-byte limit of file names.
+pub fn short_name(name: &str) -> &str {
+    let mut end = 0;
+    for (i, c) in name.char_indices() {
+        if i + c.len_utf8() > 180 {
             break;
         }
-        short.push(c);
+        end = i + c.len_utf8();
     }
-    join(&dir, &format!(".{short}.mcp-{nonce}.tmp"))
+    &name[..end]
 }
 
 /// One argument in double quotes, with `"` and `\` escaped.

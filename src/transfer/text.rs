@@ -422,11 +422,9 @@ impl Files {
         }
         let report = e.finish(cancel).await?;
         let entry = report.entry(p, "write")?;
-        let mut notes = Vec::new();
-        let atomic = !req.append && !report.has('I', "owner");
-        if report.has('I', "owner") {
-            notes.push("the file's owner could not be kept by a rename: it was written in place (not atomically)".into());
-        }
+        let in_place = report.in_place();
+        let atomic = !req.append && in_place.is_none();
+        let mut notes: Vec<String> = in_place.into_iter().collect();
         if report.has('W', "nomode") {
             notes
                 .push("the host's stat has no -c: the old file's mode was not carried over".into());

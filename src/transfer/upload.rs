@@ -209,10 +209,9 @@ impl Files {
             (report, sha, checked)
         };
         let entry = report.entry(up.remote, "upload")?;
-        let mut notes = Vec::new();
-        if report.has('I', "owner") {
-            notes.push("the file's owner could not be kept by a rename: it was written in place (not atomically)".into());
-        }
+        let in_place = report.in_place();
+        let atomic = in_place.is_none();
+        let mut notes: Vec<String> = in_place.into_iter().collect();
         if !checked {
             notes.push(no_hash_note());
         }
@@ -229,7 +228,7 @@ impl Files {
             via: if sudo.is_some() { Via::Sudo } else { Via::Exec },
             seconds: 0.0,
             mode: Some(entry.mode),
-            atomic: !report.has('I', "owner"),
+            atomic,
             notes,
         })
     }
