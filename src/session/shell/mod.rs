@@ -249,6 +249,14 @@ impl ShellHandle {
         self.shared.busy.store(false, Ordering::Release);
     }
 
+    fn set_current(&self, id: Option<String>) {
+        self.shared
+            .info
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .current_job = id;
+    }
+
     pub fn info(&self) -> ShellInfo {
         self.shared
             .info
@@ -289,6 +297,9 @@ impl ShellHandle {
     }
 
     fn submit(&self, job: Arc<Job>, req: Request) -> Result<()> {
+        // The shell's command from the moment it is handed over, not from when the driver gets
+        // to it: a listing or a limit error in between names it.
+        self.set_current(Some(job.id.clone()));
         *self
             .shared
             .current
@@ -300,6 +311,7 @@ impl ShellHandle {
                 .current
                 .lock()
                 .unwrap_or_else(|e| e.into_inner()) = None;
+            self.set_current(None);
             Error::Disconnected {
                 dest: format!("shell #{}", self.index),
                 detail: match e {
