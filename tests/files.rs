@@ -19,6 +19,7 @@ use mcp_ssh_session::error::{Error, FileProblem};
 use mcp_ssh_session::secret::Secret;
 use mcp_ssh_session::session::SessionManager;
 use mcp_ssh_session::transfer::list::ListRequest;
+use mcp_ssh_session::transfer::sftp::MAX_ENTRIES;
 use mcp_ssh_session::transfer::stream::{DownloadRequest, UploadRequest, Verified};
 use mcp_ssh_session::transfer::text::{ReadRequest, WriteRequest};
 use mcp_ssh_session::transfer::{
@@ -1179,6 +1180,68 @@ fn listings_have_detail_and_pages() {
             let err = e.files.list(&req, &never()).await.unwrap_err();
             assert_eq!(problem(&err), FileProblem::NotFound, "{host}: {err}");
         }
+    });
+}
+
+/// A directory past what one listing keeps: the count is right, the listing says where it
+/// stops, and a write to a link listed past that point still keeps the link.
+#[test]
+fn a_directory_past_the_listing_cap_says_so_and_writes_keep_links() {
+    let bed = require_testbed!();
+    rt().block_on(async {
+        let e = env(bed);
+        let d = RemoteDir::new("mcptkey");
+        let files = MAX_ENTRIES + 3;
+        for i in 0..files {
+            std::fs::File::create(d.root().join(format!("f{i:06}"))).unwrap();
+        }
+        let (uid, gid) = ids("mcptkey");
+        let elsewhere = RemoteDir::new("mcptkey");
+        let target = elsewhere.path("real.conf");
+        std::fs::write(&target, "old").unwrap();
+        std::os::unix::fs::chown(&target, Some(uid), Some(gid)).unwrap();
+        // Named to sort after every f file: past the cap.
+        let link = d.path("zz-link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        for host in ["fixture", "fixture-nosftp"] {
+            let req = ListRequest {
+                login: login(host),
+                path: d.root().to_string_lossy().into(),
+                offset: MAX_ENTRIES - 5,
+                limit: 10,
+            };
+            let l = e.files.list(&req, &never()).await.unwrap();
+            assert_eq!(
+                (l.total, l.listed_up_to, l.next_offset, l.entries.len()),
+                (files + 1, Some(MAX_ENTRIES), None, 5),
+                "{host}"
+            );
+            assert_eq!(
+                l.entries.last().map(|x| x.name.clone()),
+                Some(format!("f{:06}", MAX_ENTRIES - 1)),
+                "{host}"
+            );
+        }
+        let o = e
+            .files
+            .write(&write_req("fixture", &link, b"through the link"), &never())
+            .await
+            .unwrap();
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink(),
+            "the link was replaced: {o:?}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&target).unwrap(),
+            "through the link"
+        );
+        assert!(
+            !o.atomic && o.notes.iter().any(|n| n.contains("could not be checked")),
+            "{o:?}"
+        );
     });
 }
 

@@ -118,3 +118,42 @@ impl Drop for Proc {
         self.kill();
     }
 }
+
+/// One pipe with two write ends that are separate open files (made through a FIFO at `path`,
+/// removed at once): a child's stdout and stderr that stay in order on one pipe, while a
+/// flag set on one end does not reach the other. OpenSSH's ControlMaster makes the stdio of
+/// every session it serves non-blocking, and sftp's stderr is its ssh's: sharing one open file
+/// with sftp's stdout, that made sftp drop output whenever the pipe was full (a long listing
+/// lost entries).
+pub(crate) fn split_output_pipe(
+    path: &std::path::Path,
+) -> std::io::Result<(std::fs::File, std::fs::File, std::fs::File)> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::io::AsRawFd;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())?;
+    // SAFETY: mkfifo(3) with a valid C string.
+    if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let opened = (|| {
+        // Opening the reading end first without blocking lets the writers open at once.
+        let reader = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)?;
+        let fd = reader.as_raw_fd();
+        // SAFETY: fcntl(2) on a descriptor we own; the reader thread wants blocking reads.
+        unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFL);
+            if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        let out = std::fs::OpenOptions::new().write(true).open(path)?;
+        let err = std::fs::OpenOptions::new().write(true).open(path)?;
+        Ok((reader, out, err))
+    })();
+    let _ = std::fs::remove_file(path);
+    opened
+}

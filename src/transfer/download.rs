@@ -89,7 +89,7 @@ impl Files {
             None => return Err(Error::file(p, FileProblem::NotFound, "")),
             Some(false) => {}
         }
-        let entry = s.list(p, cancel).await?.into_iter().next();
+        let entry = s.entry(p, cancel).await?;
         let size = entry.as_ref().map(|e| e.size);
         let line = path::batch_line("get", &[p, &part.0.to_string_lossy()])?;
         let staged = part.0.clone();

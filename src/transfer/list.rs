@@ -8,7 +8,7 @@ use crate::transfer::ShownAs;
 use crate::transfer::exec::Input;
 use crate::transfer::listing::{self, Entry, Kind};
 use crate::transfer::script::Script;
-use crate::transfer::sftp::problem;
+use crate::transfer::sftp::{Listed, MAX_ENTRIES, problem};
 use crate::transfer::{Files, Login, Via, path};
 
 #[derive(Debug, Clone, Default)]
@@ -30,6 +30,9 @@ pub struct Listing {
     pub offset: usize,
     /// Where the next page starts, when there is one.
     pub next_offset: Option<usize>,
+    /// Set when the directory has more entries than a listing keeps: the offset from which
+    /// nothing can be listed here.
+    pub listed_up_to: Option<usize>,
     pub via: Via,
 }
 
@@ -39,7 +42,7 @@ impl Files {
         let mut conn = self.open(&req.login, cancel).await?;
         let result = async {
             let p = self.resolve(&conn, &req.path, cancel).await?;
-            let (is_dir, mut entries, via) = match conn.sftp.as_mut() {
+            let (is_dir, listed, via) = match conn.sftp.as_mut() {
                 Some(s) => match s.is_dir(&p, cancel).await? {
                     None => return Err(Error::file(&p, FileProblem::NotFound, "")),
                     Some(d) => (d, s.list(&p, cancel).await?, Via::Sftp),
@@ -52,14 +55,19 @@ impl Files {
                     (d, e, Via::Exec)
                 }
             };
+            let Listed {
+                mut entries,
+                unlisted,
+            } = listed;
             if !is_dir {
                 for e in &mut entries {
                     e.name = path::split(&p).1;
                 }
             }
-            let total = entries.len();
-            let start = req.offset.min(total);
-            let end = start.saturating_add(req.limit).min(total);
+            let kept = entries.len();
+            let total = kept + unlisted;
+            let start = req.offset.min(kept);
+            let end = start.saturating_add(req.limit).min(kept);
             let page: Vec<Entry> = entries.drain(start..end).collect();
             Ok(Listing {
                 path: p,
@@ -67,7 +75,8 @@ impl Files {
                 entries: page,
                 total,
                 offset: start,
-                next_offset: (end < total).then_some(end),
+                next_offset: (end < kept).then_some(end),
+                listed_up_to: (unlisted > 0).then_some(kept),
                 via,
             })
         }
@@ -80,52 +89,94 @@ impl Files {
         lease: &crate::session::MasterLease,
         p: &str,
         cancel: &CancellationToken,
-    ) -> Result<(bool, Vec<Entry>)> {
+    ) -> Result<(bool, Listed)> {
         let mut e = self
             .exec(lease, &Script::list(p), Input::None, None, cancel)
             .await?;
-        let mut out = Vec::new();
+        // Parsed as it arrives: a huge directory costs at most MAX_ENTRIES entries of memory.
+        let mut parsed = ExecListing::new();
         let mut buf = vec![0u8; 64 * 1024];
         loop {
             let n = e.read_data(&mut buf, cancel).await?;
             if n == 0 {
                 break;
             }
-            out.extend_from_slice(&buf[..n]);
+            parsed.feed(&buf[..n]);
         }
         let report = e.finish(cancel).await?;
         if let Some(err) = report.error(p) {
             return Err(err);
         }
         let is_dir = report.has('T', "dir");
-        let today = listing::today();
-        let mut entries = Vec::new();
-        for line in String::from_utf8_lossy(&out).lines() {
-            match listing::parse(line, today) {
-                Some(mut e) => {
-                    if e.kind == Kind::Symlink
-                        && let Some((name, _target)) = e.name.split_once(" -> ")
-                    {
-                        e.name = name.to_string();
-                    }
-                    if e.name != "." && e.name != ".." {
-                        entries.push(e);
-                    }
-                }
-                None if line.starts_with("total ") => {}
-                None => {
-                    if let Some(last) = entries.last_mut() {
-                        last.name.push('\n');
-                        last.name.push_str(line);
-                    }
-                }
-            }
-        }
+        let Listed { entries, unlisted } = parsed.finish();
         if entries.is_empty() && report.code != 0 {
             let text = report.other.join("\n");
             return Err(Error::file(p, problem(&text), text));
         }
-        Ok((is_dir, entries))
+        Ok((is_dir, Listed { entries, unlisted }))
+    }
+}
+
+/// `ls -la` output from the exec route, line by line.
+struct ExecListing {
+    today: listing::Today,
+    partial: Vec<u8>,
+    listed: Listed,
+}
+
+impl ExecListing {
+    fn new() -> Self {
+        ExecListing {
+            today: listing::today(),
+            partial: Vec::new(),
+            listed: Listed {
+                entries: Vec::new(),
+                unlisted: 0,
+            },
+        }
+    }
+
+    fn feed(&mut self, mut bytes: &[u8]) {
+        while let Some(i) = bytes.iter().position(|&b| b == b'\n') {
+            self.partial.extend_from_slice(&bytes[..i]);
+            let line = std::mem::take(&mut self.partial);
+            self.line(&String::from_utf8_lossy(&line));
+            bytes = &bytes[i + 1..];
+        }
+        self.partial.extend_from_slice(bytes);
+    }
+
+    fn finish(mut self) -> Listed {
+        if !self.partial.is_empty() {
+            let line = std::mem::take(&mut self.partial);
+            self.line(&String::from_utf8_lossy(&line));
+        }
+        self.listed
+    }
+
+    fn line(&mut self, line: &str) {
+        let l = &mut self.listed;
+        match listing::parse(line, self.today) {
+            Some(_) if l.entries.len() >= MAX_ENTRIES => l.unlisted += 1,
+            Some(mut e) => {
+                if e.kind == Kind::Symlink
+                    && let Some((name, _target)) = e.name.split_once(" -> ")
+                {
+                    e.name = name.to_string();
+                }
+                if e.name != "." && e.name != ".." {
+                    l.entries.push(e);
+                }
+            }
+            None if line.starts_with("total ") || l.unlisted > 0 => {}
+            // A name holding a newline continues on the next line.
+            None => {
+                if let Some(last) = l.entries.last_mut() {
+                    last.name.push('\n');
+                    last.name.push_str(line);
+                }
+            }
+        }
     }
 }
 

@@ -221,7 +221,7 @@ impl Files {
         cancel: &CancellationToken,
     ) -> Result<Conn> {
         for attempt in 0..2 {
-            match Sftp::start(&self.programs, &lease, cancel).await? {
+            match Sftp::start(&self.programs, &lease, &self.fifo_path(), cancel).await? {
                 Ok(s) => {
                     return Ok(Conn {
                         lease,
@@ -379,6 +379,11 @@ impl Files {
     /// The sudo password: the one given, else `OVRD_<host>_SUDO_PASS`.
     pub(crate) fn sudo_password(&self, host: &str, given: Option<&Secret>) -> Option<Secret> {
         self.manager.sudo_password(host, given, "sudo")
+    }
+
+    /// A free path in the private runtime directory for sftp's output pipe.
+    fn fifo_path(&self) -> PathBuf {
+        self.manager.runtime().fresh("o", "")
     }
 
     /// A staging file in the private runtime directory, removed on drop.

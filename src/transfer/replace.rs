@@ -70,21 +70,29 @@ impl Files {
                 None => return Err(Error::file(&remote, FileProblem::ParentMissing, "")),
             }
         }
-        // The entry as its directory lists it, to see a symlink; when the directory cannot
-        // be listed, the file itself.
-        let existing = match s.lstat(&remote, cancel).await {
-            Ok(e) => e,
+        // The entry as its directory lists it, to see a symlink. When that cannot be known
+        // (the directory cannot be listed, or has too many entries), the file itself, and an
+        // existing one is written in place: a symlink stays a symlink either way.
+        let (existing, link_unknown) = match s.lstat(&remote, cancel).await {
+            Ok(e) => (e, None),
             Err(Error::Cancelled) => return Err(Error::Cancelled),
-            Err(_) => s
-                .list(&remote, cancel)
-                .await
-                .ok()
-                .and_then(|v| v.into_iter().next()),
+            Err(e) => {
+                let why = match e {
+                    Error::RemoteFile { detail, .. } if !detail.is_empty() => detail,
+                    other => other.to_string(),
+                };
+                (s.entry(&remote, cancel).await.ok().flatten(), Some(why))
+            }
         };
         let mut notes = Vec::new();
         let mut atomic = true;
         if let Some(e) = &existing {
-            if e.kind == Kind::Symlink {
+            if let Some(why) = link_unknown {
+                atomic = false;
+                notes.push(format!(
+                    "whether the path is a symlink could not be checked ({why}): it was written in place (not atomically), so a link would stay"
+                ));
+            } else if e.kind == Kind::Symlink {
                 atomic = false;
                 notes.push("the path is a symlink: its target was written in place (not atomically), so the link stays".into());
             } else if let Some(user) = &s.user
@@ -131,12 +139,7 @@ impl Files {
                 }
                 return Err(Error::file(&remote, p, text));
             }
-            let arrived = s
-                .list(&target, cancel)
-                .await?
-                .into_iter()
-                .next()
-                .map(|e| e.size);
+            let arrived = s.entry(&target, cancel).await?.map(|e| e.size);
             if arrived != Some(r.size) {
                 return Err(Error::file(
                     &remote,
@@ -236,7 +239,9 @@ impl Files {
             return;
         }
         let fresh = tokio::time::timeout(quick, async {
-            if let Ok(Ok(mut s2)) = Sftp::start(&self.programs, lease, &token).await {
+            if let Ok(Ok(mut s2)) =
+                Sftp::start(&self.programs, lease, &self.fifo_path(), &token).await
+            {
                 let _ = s2.run(&line, &token).await;
                 s2.close().await;
             }

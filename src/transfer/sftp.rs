@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::error::{Error, FileProblem, Result};
 use crate::session::MasterLease;
 use crate::ssh::{Argv, SshProgram};
-use crate::transfer::child::Proc;
+use crate::transfer::child::{Proc, split_output_pipe};
 use crate::transfer::listing::{self, Entry};
 use crate::transfer::path;
 
@@ -75,9 +75,12 @@ pub(crate) struct Sftp {
 pub(crate) struct NotStarted(pub String);
 
 impl Sftp {
+    /// Starts sftp through the master; `fifo` is a free path in a private directory (the
+    /// output pipe is made there and removed at once).
     pub async fn start(
         programs: &Programs,
         lease: &MasterLease,
+        fifo: &Path,
         cancel: &CancellationToken,
     ) -> Result<std::result::Result<Sftp, NotStarted>> {
         let mut argv = Argv {
@@ -89,11 +92,8 @@ impl Sftp {
         }
         argv = argv.arg("-S").arg(&programs.ssh.program).arg("-b").arg("-");
         let argv = Programs::through_master(argv, &lease.socket).destination(&lease.target.host);
-        let (reader, writer) =
-            std::io::pipe().map_err(|e| Error::io("creating a pipe for sftp", e))?;
-        let writer2 = writer
-            .try_clone()
-            .map_err(|e| Error::io("creating a pipe for sftp", e))?;
+        let (reader, writer, writer2) = split_output_pipe(fifo)
+            .map_err(|e| Error::io("creating a pipe for sftp's output", e))?;
         // In a UTF-8 locale sftp prints non-ASCII names as they are, not as octal escapes.
         let mut proc = Proc::spawn(
             &argv,
@@ -177,10 +177,22 @@ impl Sftp {
         every: Duration,
         watch: &mut (dyn FnMut() -> bool + Send),
     ) -> Result<Vec<String>> {
+        Ok(self.run_counted(line, cancel, every, watch).await?.lines)
+    }
+
+    /// Runs one batch line, keeping at most [`MAX_LINES`] of its output and counting the rest.
+    async fn run_counted(
+        &mut self,
+        line: &str,
+        cancel: &CancellationToken,
+        every: Duration,
+        watch: &mut (dyn FnMut() -> bool + Send),
+    ) -> Result<Lines> {
         self.seq += 1;
         let marker = format!("# {}-{}", self.nonce, self.seq);
         let echo = format!("sftp> {marker}");
         let mut out = Vec::new();
+        let mut dropped = 0;
         let Some(stdin) = self.stdin.as_mut() else {
             return Err(self.ended(out).await);
         };
@@ -198,19 +210,21 @@ impl Sftp {
             tokio::select! {
                 l = self.lines.recv() => match l {
                     None => return Err(self.ended(out).await),
-                    Some(l) if l == echo => return Ok(out),
+                    Some(l) if l == echo => return Ok(Lines { lines: out, dropped }),
                     Some(l) if l.starts_with("sftp> ") => {}
                     Some(l) => {
-                        // A listing can be long; it is bounded by the caller's needs, but
-                        // never beyond this.
+                        // A listing can be long: memory stays bounded, and the count of
+                        // what was left out lets the caller say so.
                         if out.len() < MAX_LINES {
                             out.push(l);
+                        } else {
+                            dropped += 1;
                         }
                     }
                 },
                 _ = ticker.tick() => if watch() {
                     self.proc.kill();
-                    return Ok(out);
+                    return Ok(Lines { lines: out, dropped });
                 },
                 _ = cancel.cancelled() => {
                     self.proc.kill();
@@ -269,33 +283,60 @@ impl Sftp {
         }
     }
 
-    /// The entry for `p` as its directory lists it (not following a symlink), or None.
+    /// The entry for `p` as its directory lists it (not following a symlink), or None. An
+    /// error when that cannot be known: the directory cannot be listed, or it has so many
+    /// entries that the listing was cut before the name.
     pub async fn lstat(&mut self, p: &str, cancel: &CancellationToken) -> Result<Option<Entry>> {
         let (dir, name) = path::split(p);
-        let entries = match self.list(&dir, cancel).await {
-            Ok(e) => e,
+        let listed = match self.list(&dir, cancel).await {
+            Ok(l) => l,
             Err(Error::RemoteFile {
                 problem: FileProblem::NotFound,
                 ..
             }) => return Ok(None),
             Err(e) => return Err(e),
         };
-        Ok(entries.into_iter().find(|e| e.name == name))
+        let unlisted = listed.unlisted;
+        match listed.entries.into_iter().find(|e| e.name == name) {
+            Some(e) => Ok(Some(e)),
+            None if unlisted > 0 => Err(Error::file(
+                p,
+                FileProblem::Other,
+                format!(
+                    "{dir} has more than {MAX_ENTRIES} entries; the listing was cut before the name"
+                ),
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// The one entry of a path that is not a directory, following a symlink (a dangling
+    /// one shows as the link), or None when sftp lists nothing for it.
+    pub async fn entry(&mut self, p: &str, cancel: &CancellationToken) -> Result<Option<Entry>> {
+        Ok(self.list(p, cancel).await?.entries.into_iter().next())
     }
 
     /// `ls -la`: a directory's entries (names relative to it, `.` and `..` left out), or the
-    /// one entry of a file (named by its full path), following symlinks.
-    pub async fn list(&mut self, p: &str, cancel: &CancellationToken) -> Result<Vec<Entry>> {
-        let out = self.run(&path::batch_line("ls -la", &[p])?, cancel).await?;
+    /// one entry of a file (named by its full path), following symlinks. About
+    /// [`MAX_ENTRIES`] entries at most; `unlisted` counts the lines past them.
+    pub async fn list(&mut self, p: &str, cancel: &CancellationToken) -> Result<Listed> {
+        let out = self
+            .run_counted(
+                &path::batch_line("ls -la", &[p])?,
+                cancel,
+                Duration::from_secs(3600),
+                &mut || false,
+            )
+            .await?;
         let today = listing::today();
         let prefix = if p.ends_with('/') {
             p.to_string()
         } else {
             format!("{p}/")
         };
-        let mut entries = Vec::with_capacity(out.len());
+        let mut entries = Vec::with_capacity(out.lines.len());
         let mut errors = Vec::new();
-        for l in out {
+        for l in out.lines {
             match listing::parse(&l, today) {
                 Some(mut e) => {
                     if let Some(rel) = e.name.strip_prefix(&prefix) {
@@ -322,7 +363,10 @@ impl Sftp {
             let problem = problem(&text);
             return Err(Error::file(p, problem, text));
         }
-        Ok(entries)
+        Ok(Listed {
+            entries,
+            unlisted: out.dropped,
+        })
     }
 
     /// Free space in bytes of the file system holding `dir` (`df`), if the server says.
@@ -341,8 +385,25 @@ impl Sftp {
     }
 }
 
-/// Lines an sftp session keeps for one command (a listing of this many entries is cut).
-pub const MAX_LINES: usize = 200_000;
+/// Entries one listing keeps (a directory with more is listed up to here, and says so).
+pub const MAX_ENTRIES: usize = 200_000;
+
+/// Lines an sftp session keeps for one command: a listing's entries after `.` and `..`.
+const MAX_LINES: usize = MAX_ENTRIES + 2;
+
+/// A command's output lines, and how many more it printed past [`MAX_LINES`].
+struct Lines {
+    lines: Vec<String>,
+    dropped: usize,
+}
+
+/// What `ls -la` listed: about [`MAX_ENTRIES`] entries at most, and the number of lines past them
+/// (about as many entries; a name holding a newline takes more than one).
+#[derive(Debug)]
+pub struct Listed {
+    pub entries: Vec<Entry>,
+    pub unlisted: usize,
+}
 
 /// The output of a command that prints nothing on success.
 fn check_quiet(out: Vec<String>, subject: &str) -> Result<()> {

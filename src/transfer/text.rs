@@ -138,7 +138,7 @@ impl Files {
             None => return Err(Error::file(p, FileProblem::NotFound, "")),
             Some(false) => {}
         }
-        let entry = s.list(p, cancel).await?.into_iter().next();
+        let entry = s.entry(p, cancel).await?;
         let size = entry.as_ref().map(|e| e.size);
         let mode = entry.map(|e| e.mode);
         if offset > 0 && size.is_some_and(|n| offset >= n) {
@@ -344,11 +344,7 @@ impl Files {
         }
         let existing = kind == Some(false);
         let old = if existing {
-            s.list(p, cancel)
-                .await?
-                .into_iter()
-                .next()
-                .map_or(0, |e| e.size)
+            s.entry(p, cancel).await?.map_or(0, |e| e.size)
         } else {
             0
         };
@@ -372,12 +368,7 @@ impl Files {
         if let Some(m) = req.permissions {
             s.quiet(&format!("chmod {m:o}"), &[p], p, cancel).await?;
         }
-        let mode = s
-            .list(p, cancel)
-            .await
-            .ok()
-            .and_then(|v| v.into_iter().next())
-            .map(|e| e.mode);
+        let mode = s.entry(p, cancel).await.ok().flatten().map(|e| e.mode);
         Ok(WriteOutcome {
             path: p.to_string(),
             bytes: req.content.len() as u64,

@@ -324,11 +324,25 @@ impl SshServer {
         if let Some(next) = l.next_offset {
             t.push_str(&format!("More: call again with offset={next}.\n"));
         }
+        if let Some(kept) = l.listed_up_to {
+            let dir = if l.path.contains('\'') {
+                "DIR".to_string()
+            } else {
+                format!("'{}'", l.path)
+            };
+            // After ls's "total", "." and ".." lines.
+            t.push_str(&format!(
+                "Only the first {kept} entries (in name order) can be listed here; for the other {}, list a narrower path or use execute_command: `LC_ALL=C ls -la {dir} | tail -n +{}`.\n",
+                l.total - kept,
+                kept + 4
+            ));
+        }
         let sc = DirListing {
             path: l.path,
             total: l.total,
             offset: l.offset,
             next_offset: l.next_offset,
+            listed_up_to: l.listed_up_to,
             entries: l.entries,
         };
         result(t, &sc)

@@ -206,6 +206,10 @@ pub struct DirListing {
     pub total: usize,
     pub offset: usize,
     pub next_offset: Option<usize>,
+    /// Set when the directory has more entries than one listing keeps (200,000): entries
+    /// from this offset on cannot be listed here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listed_up_to: Option<usize>,
     pub entries: Vec<Entry>,
 }
 
