@@ -389,3 +389,52 @@ fn a_secret_printed_in_pieces_is_masked() {
         e.close_all().await;
     });
 }
+
+/// A program can miss a Ctrl-C (sudo's password prompt, when the signal comes between writing
+/// the prompt and reading): an interrupt nothing answered is sent again, one that the program
+/// answered with output is not.
+#[test]
+fn an_unanswered_interrupt_is_sent_again_and_an_answered_one_is_not() {
+    let bed = require_testbed!();
+    rt().block_on(async {
+        let e = engine(bed);
+        // Ignores the first Ctrl-C without a word.
+        let mut r = req(
+            "fixture",
+            "bash -c \"trap 'trap - INT' INT; while :; do sleep 0.2; done\"",
+            20,
+        );
+        r.timeout = Duration::from_millis(500);
+        let (job, w) = execute(&e, &r).await;
+        assert_eq!(w, Waited::TimedOut);
+        e.interrupt(&job.id).await.unwrap();
+        let s = ended(&job, 10).await;
+        assert_eq!(
+            (s.status, s.exit_code),
+            (JobStatus::Interrupted, Some(130)),
+            "{s:?}"
+        );
+        // Says it heard the first one: that is left to the caller.
+        let mut r = req(
+            "fixture",
+            "bash -c \"trap 'echo heard; trap - INT' INT; while :; do sleep 0.2; done\"",
+            20,
+        );
+        r.timeout = Duration::from_millis(500);
+        let (job, w) = execute(&e, &r).await;
+        assert_eq!(w, Waited::TimedOut);
+        e.interrupt(&job.id).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let s = job.snapshot(1 << 20);
+        assert_eq!(
+            (s.status, s.output.as_str()),
+            (JobStatus::Running, "heard\n"),
+            "{s:?}"
+        );
+        e.interrupt(&job.id).await.unwrap();
+        let s = ended(&job, 10).await;
+        assert_eq!(s.exit_code, Some(130), "{s:?}");
+        assert_eq!(run(&e, "fixture", "echo next").await.output, "next\n");
+        e.close_all().await;
+    });
+}

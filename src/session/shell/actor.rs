@@ -12,6 +12,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+mod interrupt;
 mod waiting;
 
 use super::{Request, RunOptions, Shared, read_log};
@@ -63,6 +64,8 @@ pub(super) struct Actor {
     log: PathBuf,
     rows: u16,
     running: Option<Running>,
+    /// The last interrupt sent to the running command: which command, when, how many so far.
+    interrupted: Option<(String, Instant, u8)>,
     /// A command handed over while the dialect was still busy (re-synchronising).
     waiting: Option<Request>,
     /// The next command's sequence number in this shell.
@@ -91,6 +94,7 @@ impl Actor {
             log: p.log,
             rows: p.rows,
             running: None,
+            interrupted: None,
             waiting: None,
             // 0 and 1 went to the set-up and the first `cd`.
             next_seq: 2,
@@ -109,6 +113,7 @@ impl Actor {
         loop {
             let settle_at = self.settle_deadline();
             let dialect_at = self.dialect.deadline();
+            let retry_at = self.interrupt_retry_at();
             tokio::select! {
                 biased;
                 () = self.shared.closing.cancelled() => {
@@ -149,6 +154,7 @@ impl Actor {
                     self.dialect.on_deadline(&partial, &mut self.actions);
                     self.apply();
                 }
+                () = async { tokio::time::sleep_until(retry_at.expect("checked")).await }, if retry_at.is_some() => self.interrupt_again(),
             }
             self.after_step();
         }
@@ -185,6 +191,7 @@ impl Actor {
                     if let Some(r) = &self.running {
                         r.job.update(|s| s.resume());
                     }
+                    self.interrupted = Some((job_id, Instant::now(), 1));
                     self.dialect.interrupt(&mut self.actions);
                     self.apply();
                 }
