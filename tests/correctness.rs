@@ -398,16 +398,20 @@ fn an_unanswered_interrupt_is_sent_again_and_an_answered_one_is_not() {
     let bed = require_testbed!();
     rt().block_on(async {
         let e = engine(bed);
+        // A loop that runs `on_int` at its first Ctrl-C, then takes the next as usual;
+        // interrupted once it runs.
+        let interrupted = async |on_int: &str| {
+            let command =
+                format!("bash -c \"trap '{on_int}trap - INT' INT; while :; do sleep 0.2; done\"");
+            let mut r = req("fixture", &command, 20);
+            r.timeout = Duration::from_millis(500);
+            let (job, w) = execute(&e, &r).await;
+            assert_eq!(w, Waited::TimedOut);
+            e.interrupt(&job.id).await.unwrap();
+            job
+        };
         // Ignores the first Ctrl-C without a word.
-        let mut r = req(
-            "fixture",
-            "bash -c \"trap 'trap - INT' INT; while :; do sleep 0.2; done\"",
-            20,
-        );
-        r.timeout = Duration::from_millis(500);
-        let (job, w) = execute(&e, &r).await;
-        assert_eq!(w, Waited::TimedOut);
-        e.interrupt(&job.id).await.unwrap();
+        let job = interrupted("").await;
         let s = ended(&job, 10).await;
         assert_eq!(
             (s.status, s.exit_code),
@@ -415,15 +419,7 @@ fn an_unanswered_interrupt_is_sent_again_and_an_answered_one_is_not() {
             "{s:?}"
         );
         // Says it heard the first one: that is left to the caller.
-        let mut r = req(
-            "fixture",
-            "bash -c \"trap 'echo heard; trap - INT' INT; while :; do sleep 0.2; done\"",
-            20,
-        );
-        r.timeout = Duration::from_millis(500);
-        let (job, w) = execute(&e, &r).await;
-        assert_eq!(w, Waited::TimedOut);
-        e.interrupt(&job.id).await.unwrap();
+        let job = interrupted("echo heard; ").await;
         tokio::time::sleep(Duration::from_secs(3)).await;
         let s = job.snapshot(1 << 20);
         assert_eq!(

@@ -156,6 +156,22 @@ fn random_file(path: &Path, len: usize) {
     }
 }
 
+/// `link` is still a symlink, and `target` holds what was written through it.
+fn assert_written_through(link: &str, target: &str, context: &str) {
+    assert!(
+        std::fs::symlink_metadata(link)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the link was replaced: {context}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(target).unwrap(),
+        "through the link",
+        "{context}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // read_file / write_file
 
@@ -648,17 +664,7 @@ fn symlinks_and_foreign_owners_are_written_in_place() {
                 .write(&write_req(host, &link, b"through the link"), &never())
                 .await
                 .unwrap();
-            assert!(
-                std::fs::symlink_metadata(&link)
-                    .unwrap()
-                    .file_type()
-                    .is_symlink(),
-                "{host}: the link was replaced"
-            );
-            assert_eq!(
-                std::fs::read_to_string(&target).unwrap(),
-                "through the link"
-            );
+            assert_written_through(&link, &target, &format!("{host}: {o:?}"));
             if host == "fixture" {
                 assert!(!o.atomic && !o.notes.is_empty(), "{o:?}");
             }
@@ -1227,17 +1233,7 @@ fn a_directory_past_the_listing_cap_says_so_and_writes_keep_links() {
             .write(&write_req("fixture", &link, b"through the link"), &never())
             .await
             .unwrap();
-        assert!(
-            std::fs::symlink_metadata(&link)
-                .unwrap()
-                .file_type()
-                .is_symlink(),
-            "the link was replaced: {o:?}"
-        );
-        assert_eq!(
-            std::fs::read_to_string(&target).unwrap(),
-            "through the link"
-        );
+        assert_written_through(&link, &target, &format!("{o:?}"));
         assert!(
             !o.atomic && o.notes.iter().any(|n| n.contains("could not be checked")),
             "{o:?}"
