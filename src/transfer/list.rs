@@ -108,12 +108,12 @@ impl Files {
             return Err(err);
         }
         let is_dir = report.has('T', "dir");
-        let Listed { entries, unlisted } = parsed.finish();
-        if entries.is_empty() && report.code != 0 {
+        let listed = parsed.finish();
+        if listed.entries.is_empty() && report.code != 0 {
             let text = report.other.join("\n");
             return Err(Error::file(p, problem(&text), text));
         }
-        Ok((is_dir, Listed { entries, unlisted }))
+        Ok((is_dir, listed))
     }
 }
 

@@ -163,7 +163,12 @@ impl Sftp {
 
     /// Runs one batch line; its output lines (empty for success of most commands).
     pub async fn run(&mut self, line: &str, cancel: &CancellationToken) -> Result<Vec<String>> {
-        self.run_watched(line, cancel, Duration::from_secs(3600), &mut || false)
+        Ok(self.run_lines(line, cancel).await?.lines)
+    }
+
+    /// Like [`Sftp::run`], with the count of lines past [`MAX_LINES`].
+    async fn run_lines(&mut self, line: &str, cancel: &CancellationToken) -> Result<Lines> {
+        self.run_counted(line, cancel, Duration::from_secs(3600), &mut || false)
             .await
     }
 
@@ -321,12 +326,7 @@ impl Sftp {
     /// [`MAX_ENTRIES`] entries at most; `unlisted` counts the lines past them.
     pub async fn list(&mut self, p: &str, cancel: &CancellationToken) -> Result<Listed> {
         let out = self
-            .run_counted(
-                &path::batch_line("ls -la", &[p])?,
-                cancel,
-                Duration::from_secs(3600),
-                &mut || false,
-            )
+            .run_lines(&path::batch_line("ls -la", &[p])?, cancel)
             .await?;
         let today = listing::today();
         let prefix = if p.ends_with('/') {

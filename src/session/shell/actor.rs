@@ -301,7 +301,6 @@ impl Actor {
             }
             _ => return,
         };
-        self.set_current(Some(job.id.clone()));
         self.running = Some(Running {
             job,
             answered_line: None,
@@ -411,7 +410,8 @@ impl Actor {
         error: Option<String>,
         device_error: Option<String>,
     ) {
-        self.set_current(None);
+        // Set when the command was handed over (ShellHandle::submit).
+        self.info(|i| i.current_job = None);
         *self
             .shared
             .current
@@ -451,10 +451,6 @@ impl Actor {
                 });
             }
         }
-    }
-
-    fn set_current(&self, id: Option<String>) {
-        self.info(|i| i.current_job = id);
     }
 
     fn info(&self, f: impl FnOnce(&mut super::ShellInfo)) {
